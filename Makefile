@@ -1,0 +1,67 @@
+# langchain-vllm developer commands. Everything installs what it needs: a fresh machine only
+# needs python3 and pip. `make demo` and `make check` are the two entry points.
+.PHONY: all help uv install format lint type test integration_tests check demo record \
+        server-start server-stop server-status bench clean
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+LAUNCHER := $(PYTHON) scripts/vllm_local.py
+PYTEST_UNIT := $(RUN) pytest tests/unit_tests --disable-socket --allow-unix-socket
+
+all: help
+
+help:
+	@echo "make demo               start a local CPU vLLM and run the translation example"
+	@echo "make check              format check, lint, types, unit and integration tests"
+	@echo "make test               unit tests + standard suite replayed from cassettes (no server)"
+	@echo "make integration_tests  tests against a real vLLM (VLLM_BASE_URL, else local CPU server)"
+	@echo "make record             re-record the standard-suite cassettes against the local server"
+	@echo "make format | lint | type"
+	@echo "make server-start | server-stop | server-status"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet 'uv>=0.5,<1'
+
+install: uv
+	@$(UV) sync --frozen --quiet
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+lint: install
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+
+type: install
+	$(RUN) mypy langchain_vllm tests scripts
+
+test: install
+	$(PYTEST_UNIT)
+
+integration_tests: install server-start
+	$(RUN) pytest tests/integration_tests --disable-recording
+
+check: lint type test integration_tests
+
+demo: install
+	$(LAUNCHER) start chat
+	$(RUN) python scripts/demo.py
+
+record: install
+	@test -z "$$VLLM_BASE_URL" || { echo "make record records against the local server only: unset VLLM_BASE_URL"; exit 2; }
+	$(LAUNCHER) start
+	$(RUN) pytest tests/integration_tests/test_chat_models_standard.py --record-mode=all
+
+server-start:
+	@if [ -n "$$VLLM_BASE_URL" ]; then echo "VLLM_BASE_URL is set: using $$VLLM_BASE_URL"; else $(LAUNCHER) start; fi
+
+server-stop:
+	$(LAUNCHER) stop
+
+server-status:
+	$(LAUNCHER) status
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,153 @@
+"""HTTP plumbing shared by every class: the httpx flavour, pooled clients, event-loop safety.
+
+The ``openai`` SDK (which does HTTP, SSE and retries for us) is built on ``httpx`` before
+version 3 and on its drop-in twin ``httpx2`` from version 3 on; transports handed to the SDK
+must come from the same library, so ``httpx`` below is whichever one the installed SDK uses.
+
+Connection pools are shared per base URL, so many model objects pointed at one server reuse
+connections. The async pool is bound to the event loop that uses it: ``asyncio.run`` twice in a
+row (notebooks, scripts, pytest's per-test loops) would otherwise reuse sockets that belong to a
+closed loop and fail with "Event loop is closed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import re
+import weakref
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+_FIRST_HTTPX2_SDK = 3  # openai>=3 speaks httpx2
+
+if TYPE_CHECKING:  # type-checked against the SDK this project locks (openai 3, httpx2)
+    from collections.abc import Callable, Mapping
+
+    import httpx2 as httpx
+else:
+    _major = re.match(r"\D*(\d+)", openai.__version__)
+    _sdk_major = int(_major.group(1)) if _major is not None else 0
+    httpx = importlib.import_module("httpx2" if _sdk_major >= _FIRST_HTTPX2_SDK else "httpx")
+
+__all__ = ["httpx"]
+
+# The SDK's own pool limits: enough headroom for vLLM's continuous batching.
+_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5.0)
+
+# Environment variables the openai SDK reads on its own. vLLM clients must not pick them up:
+# they belong to OpenAI accounts, and sending them to a vLLM host leaks them.
+OPENAI_ENV_ATTRIBUTES = ("organization", "project", "admin_api_key", "webhook_secret")
+
+
+class LoopBoundAsyncTransport(httpx.AsyncBaseTransport):
+    """An async transport that keeps one connection pool per running event loop.
+
+    Pools of loops that have been closed are dropped the next time a new loop shows up.
+    """
+
+    def __init__(self, factory: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        """Create the transport; ``factory`` makes the real transport for each loop."""
+        self._factory = factory
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncBaseTransport
+        ] = weakref.WeakKeyDictionary()
+
+    def _pool(self) -> httpx.AsyncBaseTransport:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            for dead in [other for other in self._pools if other.is_closed()]:
+                del self._pools[dead]
+            pool = self._pools[loop] = self._factory()
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the pool of the running loop."""
+        return await self._pool().handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the pool of the running loop."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
+
+
+def sync_http_client(base_url: str, timeout: Any, proxy: str | None = None) -> httpx.Client:
+    """Return the pooled sync client for ``base_url`` (shared by every model object)."""
+    key = _cache_key(timeout)
+    if key is None:
+        return _new_sync_client(base_url, timeout, proxy)
+    return _cached_sync_client(base_url, key, proxy)
+
+
+def async_http_client(base_url: str, timeout: Any, proxy: str | None = None) -> httpx.AsyncClient:
+    """Return the pooled, event-loop-safe async client for ``base_url``."""
+    key = _cache_key(timeout)
+    if key is None:
+        return _new_async_client(base_url, timeout, proxy)
+    return _cached_async_client(base_url, key, proxy)
+
+
+def _cache_key(timeout: Any) -> Any:
+    """``timeout`` as a cache key, or ``None`` when it cannot be one (no caching then)."""
+    if timeout is None:
+        return ("default",)
+    try:
+        hash(timeout)
+    except TypeError:
+        return None
+    return ("given", timeout)
+
+
+def _timeout(key: Any) -> Any:
+    return openai.DEFAULT_TIMEOUT if key == ("default",) else key[1]
+
+
+def _new_sync_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.Client:
+    del base_url  # one pool per server: the URL is part of the cache key only
+    if timeout is None:
+        timeout = openai.DEFAULT_TIMEOUT
+    return openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, proxy=proxy)
+
+
+def _new_async_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.AsyncClient:
+    del base_url
+    if timeout is None:
+        timeout = openai.DEFAULT_TIMEOUT
+    transport = LoopBoundAsyncTransport(
+        lambda: httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy)
+    )
+    return openai.DefaultAsyncHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
+
+
+@lru_cache(maxsize=64)
+def _cached_sync_client(base_url: str, key: Any, proxy: str | None) -> httpx.Client:
+    return _new_sync_client(base_url, _timeout(key), proxy)
+
+
+@lru_cache(maxsize=64)
+def _cached_async_client(base_url: str, key: Any, proxy: str | None) -> httpx.AsyncClient:
+    return _new_async_client(base_url, _timeout(key), proxy)
+
+
+def forget_openai_environment(
+    client: openai.OpenAI | openai.AsyncOpenAI, default_headers: Mapping[str, str] | None
+) -> None:
+    """Undo what the openai SDK read from ``OPENAI_*`` variables when it built ``client``.
+
+    The SDK fills organization, project, admin key, webhook secret and extra headers
+    (``OPENAI_CUSTOM_HEADERS``, which may carry an Authorization header) from the environment.
+    Those are OpenAI account settings; a vLLM client sends only what it was given.
+    """
+    for attribute in OPENAI_ENV_ATTRIBUTES:
+        if hasattr(client, attribute):
+            setattr(client, attribute, None)
+    if os.environ.get("OPENAI_CUSTOM_HEADERS") is not None:
+        client._custom_headers = dict(default_headers or {})  # noqa: SLF001 - the SDK has no public setter
+    if hasattr(client, "_ambient_authorizations"):
+        client._ambient_authorizations = frozenset()  # noqa: SLF001

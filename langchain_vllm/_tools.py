@@ -1,0 +1,53 @@
+"""How ChatVLLM sends tools: strict by default, because vLLM only enforces strict schemas.
+
+Measured on vLLM 0.32 with a small model: without ``"strict": true`` the server lets the model
+answer with any JSON as arguments (e.g. the schema itself); with it, arguments follow the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+# OpenAI's "any"/True mean "call some tool"; vLLM, like OpenAI, spells that "required".
+_REQUIRED_ALIASES = ("any", "required")
+
+
+def normalize_tool_choice(tool_choice: Any) -> Any:
+    """Map LangChain's tool_choice spellings onto the ones vLLM accepts.
+
+    ``True`` and ``"any"`` become ``"required"``; ``False`` means no preference (``None``);
+    everything else (``"auto"``, ``"none"``, a tool name, an OpenAI dict) is passed on.
+    """
+    if tool_choice is True or tool_choice in _REQUIRED_ALIASES:
+        return "required"
+    if tool_choice is False:
+        return None
+    return tool_choice
+
+
+def format_tool(tool: Any, *, strict: bool | None) -> Any:
+    """Convert one tool-like object to an OpenAI function tool, strict unless told otherwise.
+
+    ``strict=None`` means the package default (strict). A function tool given as an OpenAI
+    dict keeps an explicit ``"strict"`` it already carries. Non-function dicts (built-in
+    OpenAI tools) are passed through untouched; the server decides whether it knows them.
+    """
+    if isinstance(tool, dict) and tool.get("type", "function") != "function":
+        return tool
+    explicit = _explicit_strict(tool)
+    wanted = strict if strict is not None else (explicit if explicit is not None else True)
+    formatted = convert_to_openai_tool(tool, strict=wanted)
+    function = formatted.get("function")
+    if isinstance(function, dict) and function.get("strict") is not wanted:
+        formatted = {**formatted, "function": {**function, "strict": wanted}}
+    return formatted
+
+
+def _explicit_strict(tool: Any) -> bool | None:
+    if not isinstance(tool, dict):
+        return None
+    function = tool.get("function", tool)
+    value = function.get("strict") if isinstance(function, dict) else None
+    return value if isinstance(value, bool) else None

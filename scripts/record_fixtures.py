@@ -1,0 +1,100 @@
+"""Record the real vLLM server's answers that the unit tests replay through a mock transport.
+
+Usage (with the local chat server running: ``python3 scripts/vllm_local.py start chat``)::
+
+    uv run python scripts/record_fixtures.py [--base-url http://127.0.0.1:8000/v1]
+
+Each fixture is a JSON file in ``tests/unit_tests/fixtures/`` holding the request that was sent
+and the server's status, content type and body (for a stream: the raw SSE text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from langchain_vllm._http import httpx
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "unit_tests" / "fixtures"
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather in a given city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The city name"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+def _record(client: httpx.Client, name: str, method: str, path: str, body: Any = None) -> None:
+    response = client.request(method, path, json=body)
+    content_type = response.headers.get("content-type", "")
+    text = response.text
+    fixture = {
+        "request": {"method": method, "path": path, "json": body},
+        "status": response.status_code,
+        "content_type": content_type.split(";")[0],
+        "body": text if "event-stream" in content_type else json.loads(text),
+    }
+    (FIXTURES / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
+    print(f"{name}: {response.status_code} {content_type}")
+
+
+def main() -> None:
+    """Record every fixture against ``--base-url``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    args = parser.parse_args()
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    with httpx.Client(base_url=args.base_url, timeout=120) as client:
+        models = client.get("/models").json()
+        model = models["data"][0]["id"]
+        hello = [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "What is the capital of France?"},
+        ]
+        weather = [{"role": "user", "content": "What is the weather in Paris?"}]
+        _record(client, "models", "GET", "/models")
+        _record(
+            client, "chat", "POST", "/chat/completions",
+            {"model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0},
+        )
+        _record(
+            client, "chat_stream", "POST", "/chat/completions",
+            {
+                "model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0,
+                "stream": True, "stream_options": {"include_usage": True},
+            },
+        )
+        _record(
+            client, "tool_call", "POST", "/chat/completions",
+            {
+                "model": model, "messages": weather, "tools": [WEATHER_TOOL],
+                "tool_choice": "required", "temperature": 0,
+            },
+        )
+        _record(
+            client, "tool_call_stream", "POST", "/chat/completions",
+            {
+                "model": model, "messages": weather, "tools": [WEATHER_TOOL],
+                "tool_choice": "required", "temperature": 0, "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        )
+        _record(
+            client, "model_not_found", "POST", "/chat/completions",
+            {"model": "no-such-model", "messages": hello},
+        )
+
+
+if __name__ == "__main__":
+    main()

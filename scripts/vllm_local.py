@@ -126,6 +126,7 @@ CHAT_MODEL_NAME = "SmolLM2-135M-Instruct"
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
 # The LoRA adapter the chat server serves next to its base model, and its folder.
 CHAT_LORA_NAME = "SmolLM2-135M-Instruct-lora"
+CHAT_GENERATION_DEFAULTS = {"temperature": 0.2, "top_p": 0.9, "max_new_tokens": 512}
 CHAT_LORA_FOLDER = "SmolLM2-135M-Instruct-lora-identity"
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -796,6 +797,11 @@ def server_command(server: Server, layout: Layout) -> list[str]:
             "--max-model-len",
             "4096",
             "--enable-prompt-tokens-details",
+            # SmolLM2's recommended sampling as the server default, and a cap on answer
+            # length: at temperature 1 the 135M model rambles to the end of the context
+            # window, minutes of CPU time per request.
+            "--override-generation-config",
+            json.dumps(CHAT_GENERATION_DEFAULTS),
             "--enable-lora",
             "--max-lora-rank",
             str(LORA_RANK),

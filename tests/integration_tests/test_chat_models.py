@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -124,7 +125,9 @@ def test_demo_runs_the_seed_example() -> None:
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith(f"[{chat_model()}] Italian: ")
-    assert lines[1].startswith(f"[{chat_model()}] German: ")
-    assert all(len(line.split(": ", 1)[1]) > 0 for line in lines)
+    out = result.stdout
+    italian = re.search(rf"^\[{re.escape(chat_model())}\] Italian: \S", out, re.MULTILINE)
+    german = re.search(rf"^\[{re.escape(chat_model())}\] German: \S", out, re.MULTILINE)
+    assert italian, out
+    assert german, out
+    assert italian.start() < german.start()

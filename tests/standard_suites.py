@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from langchain_tests.conftest import base_vcr_config
@@ -22,6 +22,9 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pytest_recording.plugin import get_default_cassette_name
 
 from langchain_vllm import ChatVLLM
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 CASSETTES = Path(__file__).parent / "cassettes"
 """Committed cassettes, replayed by the unit run and rewritten by ``make record``."""
@@ -138,3 +141,13 @@ class ChatVLLMStandardSuite(ChatModelIntegrationTests):
     @pytest.fixture
     def vcr_config(self) -> dict[str, Any]:
         return self.cassette_config()
+
+    # ---- What the 135M model cannot do (the marks name the capability).
+
+    @NO_AUTONOMOUS_TOOL_USE
+    def test_agent_loop(self, model: BaseChatModel) -> None:
+        super().test_agent_loop(model)
+
+    @NO_JSON_SHAPE_FROM_PROSE
+    def test_json_mode(self, model: BaseChatModel) -> None:
+        super().test_json_mode(model)

@@ -15,8 +15,6 @@ import pytest
 from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
 from tests.standard_suites import (
     CASSETTES,
-    NO_AUTONOMOUS_TOOL_USE,
-    NO_JSON_SHAPE_FROM_PROSE,
     SCRATCH_CASSETTES,
     SUITE_SAMPLING,
     ChatVLLMStandardSuite,
@@ -24,8 +22,6 @@ from tests.standard_suites import (
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from langchain_core.language_models import BaseChatModel
 
 
 @pytest.mark.vcr
@@ -41,11 +37,3 @@ class TestChatVLLMStandard(ChatVLLMStandardSuite):
 
     def cassette_root(self) -> Path:
         return CASSETTES if os.environ.get("VLLM_RECORD_CASSETTES") == "1" else SCRATCH_CASSETTES
-
-    @NO_AUTONOMOUS_TOOL_USE
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
-
-    @NO_JSON_SHAPE_FROM_PROSE
-    def test_json_mode(self, model: BaseChatModel) -> None:
-        super().test_json_mode(model)

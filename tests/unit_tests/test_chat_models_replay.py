@@ -8,7 +8,7 @@ also catches changes in what ChatVLLM sends.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -16,14 +16,9 @@ from tests.standard_suites import (
     LOCAL_CHAT_ADAPTER,
     LOCAL_CHAT_MODEL,
     LOCAL_CHAT_URL,
-    NO_AUTONOMOUS_TOOL_USE,
-    NO_JSON_SHAPE_FROM_PROSE,
     SUITE_SAMPLING,
     ChatVLLMStandardSuite,
 )
-
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
 
 
 @pytest.mark.vcr
@@ -40,11 +35,3 @@ class TestChatVLLMReplay(ChatVLLMStandardSuite):
     def cassette_config(self) -> dict[str, Any]:
         # Replay only: a request with no recorded answer fails instead of going out.
         return {**super().cassette_config(), "record_mode": "none"}
-
-    @NO_AUTONOMOUS_TOOL_USE
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
-
-    @NO_JSON_SHAPE_FROM_PROSE
-    def test_json_mode(self, model: BaseChatModel) -> None:
-        super().test_json_mode(model)

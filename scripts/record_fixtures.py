@@ -64,55 +64,18 @@ def main() -> None:
         ]
         weather = [{"role": "user", "content": "What is the weather in Paris?"}]
         _record(client, "models", "GET", "/models")
-        _record(
-            client,
-            "chat",
-            "POST",
-            "/chat/completions",
-            {"model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0},
-        )
-        _record(
-            client,
-            "chat_stream",
-            "POST",
-            "/chat/completions",
-            {
-                "model": model,
-                "messages": hello,
-                "max_completion_tokens": 20,
-                "temperature": 0,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            },
-        )
-        _record(
-            client,
-            "tool_call",
-            "POST",
-            "/chat/completions",
-            {
-                "model": model,
-                "messages": weather,
-                "tools": [WEATHER_TOOL],
-                "tool_choice": "required",
-                "temperature": 0,
-            },
-        )
-        _record(
-            client,
-            "tool_call_stream",
-            "POST",
-            "/chat/completions",
-            {
-                "model": model,
-                "messages": weather,
-                "tools": [WEATHER_TOOL],
-                "tool_choice": "required",
-                "temperature": 0,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            },
-        )
+        stream = {"stream": True, "stream_options": {"include_usage": True}}
+        chat = {"model": model, "messages": hello, "max_completion_tokens": 20, "temperature": 0}
+        tool_call = {
+            "model": model,
+            "messages": weather,
+            "tools": [WEATHER_TOOL],
+            "tool_choice": "required",
+            "temperature": 0,
+        }
+        for name, body in (("chat", chat), ("tool_call", tool_call)):
+            _record(client, name, "POST", "/chat/completions", body)
+            _record(client, f"{name}_stream", "POST", "/chat/completions", {**body, **stream})
         _record(
             client,
             "model_not_found",

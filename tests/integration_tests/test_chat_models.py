@@ -26,6 +26,19 @@ class Multiply(BaseModel):
     b: int = Field(description="second factor")
 
 
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter in a fresh process against the server under test."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and scripts
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "VLLM_BASE_URL": chat_base_url()},
+    )
+
+
 def test_no_arguments_with_openai_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLLM_BASE_URL", chat_base_url())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-vllm")
@@ -85,14 +98,7 @@ def test_two_asyncio_runs_in_one_process() -> None:
         print("ok")
         """
     )
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-X", "dev", "-W", "always", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    result = _python("-X", "dev", "-W", "always", "-c", script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert "Event loop is closed" not in result.stderr
@@ -115,15 +121,7 @@ def test_unreachable_server_fails_fast_naming_the_url() -> None:
 
 
 def test_demo_runs_the_seed_example() -> None:
-    env = {**os.environ, "VLLM_BASE_URL": chat_base_url()}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
+    result = _python(str(ROOT / "scripts" / "demo.py"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     italian = re.search(rf"^\[{re.escape(chat_model())}\] Italian: \S", out, re.MULTILINE)

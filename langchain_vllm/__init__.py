@@ -4,10 +4,14 @@ from importlib import metadata
 
 from langchain_vllm.chat_models import ChatVLLM
 from langchain_vllm.errors import (
+    VLLMAuthenticationError,
     VLLMConnectionError,
+    VLLMContextOverflowError,
+    VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
 )
+from langchain_vllm.sampling import VLLMSamplingParams
 
 try:
     __version__ = metadata.version(__package__ or __name__)
@@ -16,8 +20,12 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 
 __all__ = [
     "ChatVLLM",
+    "VLLMAuthenticationError",
     "VLLMConnectionError",
+    "VLLMContextOverflowError",
+    "VLLMInvalidRequestError",
     "VLLMModelNotFoundError",
     "VLLMModelSelectionError",
+    "VLLMSamplingParams",
     "__version__",
 ]

@@ -1,13 +1,16 @@
 """The one place that asks a vLLM server about itself (outside chat and embedding calls).
 
-What a server serves is learned lazily, once per base URL, and shared by every model object
-pointed at that server: constructing a model makes no network call, and after the first
-request no lookup is repeated. ``forget`` drops what was learned (e.g. after a LoRA adapter
-was loaded or the server was restarted with another model).
+Endpoints: ``GET /v1/models``, ``GET /version``, ``POST /tokenize``, ``GET /health`` and the
+runtime LoRA endpoints. What a server serves and its version are learned lazily, once per
+base URL, and shared by every model object pointed at that server: constructing a model makes
+no network call, and after the first request no lookup is repeated. ``forget`` drops what was
+learned (e.g. after a LoRA adapter was loaded or the server was restarted with another model).
+A server without ``/version`` (e.g. behind a router) is taken to speak the newest format.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from langchain_vllm.errors import (
+    VLLMAuthenticationError,
     VLLMConnectionError,
+    VLLMContextOverflowError,
+    VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
 )
@@ -58,6 +64,7 @@ class ServedModel:
 
 
 _models: dict[str, tuple[ServedModel, ...]] = {}
+_versions: dict[str, str | None] = {}
 _lock = threading.Lock()
 
 
@@ -71,8 +78,166 @@ def forget(base_url: str | None = None) -> None:
     with _lock:
         if base_url is None:
             _models.clear()
+            _versions.clear()
         else:
             _models.pop(base_url.rstrip("/"), None)
+            _versions.pop(base_url.rstrip("/"), None)
+
+
+def root_url(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
+    """The server root (``/version``, ``/tokenize`` live there): the base URL minus ``/v1``."""
+    base = cache_key(client)
+    return base.removesuffix("/v1")
+
+
+def cached_version(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[bool, str | None]:
+    """``(known, version)`` from the cache, without a network call."""
+    key = cache_key(client)
+    return key in _versions, _versions.get(key)
+
+
+def _version_of(body: object) -> str | None:
+    version = body.get("version") if isinstance(body, dict) else None
+    return str(version) if version is not None else None
+
+
+def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | None:
+    """The server's vLLM version from ``GET /version`` (cached); ``None`` if it has none.
+
+    Raises:
+        VLLMConnectionError: The server could not be reached.
+    """
+    key = cache_key(client)
+    if not refresh and key in _versions:
+        return _versions[key]
+    try:
+        version = _version_of(client.get(f"{root_url(client)}/version", cast_to=object))
+    except openai.NotFoundError:
+        version = None  # a router or proxy without /version: assume the newest server
+    except openai.APIConnectionError as error:
+        raise connection_error(key, error) from error
+    with _lock:
+        _versions[key] = version
+    return version
+
+
+async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
+    """Async twin of :func:`server_version`."""
+    key = cache_key(client)
+    if not refresh and key in _versions:
+        return _versions[key]
+    try:
+        body = await client.get(f"{root_url(client)}/version", cast_to=object)
+        version = _version_of(body)
+    except openai.NotFoundError:
+        version = None
+    except openai.APIConnectionError as error:
+        raise connection_error(key, error) from error
+    with _lock:
+        _versions[key] = version
+    return version
+
+
+def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /tokenize`` (``prompt`` or chat ``messages`` form); returns the server's answer.
+
+    Raises:
+        VLLMConnectionError: The server could not be reached.
+    """
+    try:
+        answer = client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
+    except openai.APIConnectionError as error:
+        raise connection_error(cache_key(client), error) from error
+    return _checked_tokens(answer)
+
+
+async def atokenize(client: openai.AsyncOpenAI, body: dict[str, Any]) -> dict[str, Any]:
+    """Async twin of :func:`tokenize`."""
+    try:
+        answer = await client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
+    except openai.APIConnectionError as error:
+        raise connection_error(cache_key(client), error) from error
+    return _checked_tokens(answer)
+
+
+def _checked_tokens(answer: object) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not isinstance(answer.get("tokens"), list):
+        msg = f"/tokenize answered without a token list: {answer!r}"
+        raise TypeError(msg)
+    return answer
+
+
+def health(client: openai.OpenAI) -> bool:
+    """Whether ``GET /health`` answers 200 (the engine is up)."""
+    try:
+        client.get(f"{root_url(client)}/health", cast_to=object)
+    except openai.APIError:
+        return False
+    return True
+
+
+async def ahealth(client: openai.AsyncOpenAI) -> bool:
+    """Async twin of :func:`health`."""
+    try:
+        await client.get(f"{root_url(client)}/health", cast_to=object)
+    except openai.APIError:
+        return False
+    return True
+
+
+_LORA_HINT = (
+    "Runtime LoRA updates need a server started with --enable-lora and the environment "
+    "variable VLLM_ALLOW_RUNTIME_LORA_UPDATING=True."
+)
+
+
+def _lora_error(error: openai.APIStatusError, action: str) -> Exception:
+    body = error.body if isinstance(error.body, dict) else {}
+    if isinstance(error, openai.NotFoundError) and body.get("detail") == "Not Found":
+        return RuntimeError(f"The server has no /v1/{action} endpoint. {_LORA_HINT}")
+    return error
+
+
+def load_lora_adapter(client: openai.OpenAI, name: str, path: str) -> None:
+    """``POST /v1/load_lora_adapter``, then forget the cached model list.
+
+    Raises:
+        RuntimeError: The server does not allow runtime LoRA updates (says how to enable).
+    """
+    body = {"lora_name": name, "lora_path": path}
+    try:
+        client.post("/load_lora_adapter", body=body, cast_to=object)
+    except openai.APIStatusError as error:
+        raise _lora_error(error, "load_lora_adapter") from error
+    forget(cache_key(client))
+
+
+async def aload_lora_adapter(client: openai.AsyncOpenAI, name: str, path: str) -> None:
+    """Async twin of :func:`load_lora_adapter`."""
+    body = {"lora_name": name, "lora_path": path}
+    try:
+        await client.post("/load_lora_adapter", body=body, cast_to=object)
+    except openai.APIStatusError as error:
+        raise _lora_error(error, "load_lora_adapter") from error
+    forget(cache_key(client))
+
+
+def unload_lora_adapter(client: openai.OpenAI, name: str) -> None:
+    """``POST /v1/unload_lora_adapter``, then forget the cached model list."""
+    try:
+        client.post("/unload_lora_adapter", body={"lora_name": name}, cast_to=object)
+    except openai.APIStatusError as error:
+        raise _lora_error(error, "unload_lora_adapter") from error
+    forget(cache_key(client))
+
+
+async def aunload_lora_adapter(client: openai.AsyncOpenAI, name: str) -> None:
+    """Async twin of :func:`unload_lora_adapter`."""
+    try:
+        await client.post("/unload_lora_adapter", body={"lora_name": name}, cast_to=object)
+    except openai.APIStatusError as error:
+        raise _lora_error(error, "unload_lora_adapter") from error
+    forget(cache_key(client))
 
 
 def _parse(page: Iterable[Any]) -> tuple[ServedModel, ...]:
@@ -157,10 +322,81 @@ def connection_error(base_url: str, error: openai.APIConnectionError) -> VLLMCon
     return failure
 
 
+_CONTEXT = re.compile(r"maximum context length is (\d+) tokens")
+_PROMPT_TOKENS = (
+    re.compile(r"prompt contains (?:at least )?(\d+) input tokens"),
+    re.compile(r"request has (\d+) input tokens"),
+    re.compile(r"\((\d+) in the messages"),
+)
+_TOOL_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser")
+_OUTPUT_TOO_LONG = re.compile(r"(max_\w*tokens)=(\d+) cannot be greater than max_model_len=(\d+)")
+
+
+def _first_int(patterns: Iterable[re.Pattern[str]], text: str) -> int | None:
+    for pattern in patterns:
+        if match := pattern.search(text):
+            return int(match.group(1))
+    return None
+
+
+def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Exception:
+    message = error.message
+    if context := _CONTEXT.search(message):
+        overflow = VLLMContextOverflowError(
+            message=(
+                f"{message} (server {base_url}). Shorten the conversation, trim or summarize "
+                "earlier messages, lower max_tokens, or serve the model with a larger "
+                "--max-model-len."
+            ),
+            response=error.response,
+            body=error.body,
+        )
+        overflow.max_context_tokens = int(context.group(1))
+        overflow.prompt_tokens = _first_int(_PROMPT_TOKENS, message)
+        return overflow
+    if any(flag in message for flag in _TOOL_FLAGS):
+        return VLLMInvalidRequestError(
+            message=(
+                f"{message}. The vLLM server at {base_url} was started without a tool-call "
+                "parser: restart it with `--enable-auto-tool-choice --tool-call-parser "
+                "<parser>` (the parser matching the model's chat template, e.g. hermes, "
+                "llama3_json, mistral, qwen3_xml), or use with_structured_output(...) with "
+                "method='json_schema', which needs no parser."
+            ),
+            response=error.response,
+            body=error.body,
+        )
+    if "--reasoning-parser" in message:
+        return VLLMInvalidRequestError(
+            message=(
+                f"{message} The vLLM server at {base_url} runs without a reasoning parser: "
+                "restart it with `--reasoning-parser <parser>` for the model (e.g. "
+                "deepseek_r1, qwen3, granite, gpt_oss), or leave out thinking_token_budget."
+            ),
+            response=error.response,
+            body=error.body,
+        )
+    if too_long := _OUTPUT_TOO_LONG.search(message):
+        return VLLMInvalidRequestError(
+            message=(
+                f"{message} Pass max_tokens <= {too_long.group(3)} (the server's "
+                "max_model_len), including room for the prompt."
+            ),
+            response=error.response,
+            body=error.body,
+        )
+    return error
+
+
 def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel] = ()) -> Exception:
     """Turn an SDK error into one that says what to do, or return ``error`` unchanged.
 
     - 404 for the model → :class:`VLLMModelNotFoundError` listing ``served``.
+    - Prompt too long (every vLLM wording of "maximum context length is N tokens") →
+      :class:`VLLMContextOverflowError` with the server's numbers.
+    - Tools asked of a server without a tool-call parser, or a reasoning field of one
+      without a reasoning parser → :class:`VLLMInvalidRequestError` naming the flag to add.
+    - 401 → :class:`VLLMAuthenticationError` saying where the key comes from.
     - Connection failure (not a timeout) → :class:`VLLMConnectionError` naming ``base_url``.
     """
     served = tuple(served)
@@ -175,6 +411,18 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
         )
         failure.served = tuple(m.id for m in served)
         return failure
+    if isinstance(error, openai.BadRequestError):
+        return _explain_bad_request(error, base_url)
+    if isinstance(error, openai.AuthenticationError):
+        return VLLMAuthenticationError(
+            message=(
+                f"The vLLM server at {base_url} rejected the API key ({error.message}). It "
+                "was started with --api-key: set VLLM_API_KEY or pass api_key=... with that "
+                "key (OPENAI_API_KEY is never used)."
+            ),
+            response=error.response,
+            body=error.body,
+        )
     if isinstance(error, openai.APIConnectionError) and not isinstance(
         error, openai.APITimeoutError
     ):

@@ -2,17 +2,20 @@
 
 Each one is also the matching ``openai`` SDK error (so existing ``except openai.…`` code keeps
 working) and the matching ``langchain_core.exceptions`` class (so provider-neutral code can
-catch ``ModelNotFoundError``, ``ModelConnectionError`` …). Messages say what to do next.
+catch ``ContextOverflowError``, ``ModelNotFoundError``, ``ModelConnectionError`` …). Messages
+say what happened and what to do next.
 """
 
 from __future__ import annotations
 
 from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAuthenticationError,
     ModelConnectionError,
     ModelInvalidRequestError,
     ModelNotFoundError,
 )
-from openai import APIConnectionError, NotFoundError
+from openai import APIConnectionError, AuthenticationError, BadRequestError, NotFoundError
 
 
 class VLLMModelNotFoundError(NotFoundError, ModelNotFoundError):
@@ -29,3 +32,24 @@ class VLLMConnectionError(APIConnectionError, ModelConnectionError):
 
 class VLLMModelSelectionError(ModelInvalidRequestError, ValueError):
     """No ``model`` was given and the server's model list does not single one out."""
+
+
+class VLLMContextOverflowError(BadRequestError, ContextOverflowError):
+    """The prompt (plus the requested output) does not fit the model's context window.
+
+    Attributes:
+        max_context_tokens: The server's context window (``max_model_len``), if stated.
+        prompt_tokens: The prompt's size in tokens, if the server said (a lower bound when
+            the message says "at least").
+    """
+
+    max_context_tokens: int | None = None
+    prompt_tokens: int | None = None
+
+
+class VLLMInvalidRequestError(BadRequestError, ModelInvalidRequestError):
+    """The server rejected the request; the message says which setting or flag to change."""
+
+
+class VLLMAuthenticationError(AuthenticationError, ModelAuthenticationError):
+    """The server was started with ``--api-key`` and the key sent does not match."""

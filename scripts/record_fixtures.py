@@ -36,6 +36,7 @@ WEATHER_TOOL = {
 
 
 def _record(client: httpx.Client, name: str, method: str, path: str, body: Any = None) -> None:
+    """Send one request (``path`` relative to /v1, or absolute) and store the exchange."""
     response = client.request(method, path, json=body)
     content_type = response.headers.get("content-type", "")
     text = response.text
@@ -82,6 +83,56 @@ def main() -> None:
             "POST",
             "/chat/completions",
             {"model": "no-such-model", "messages": hello},
+        )
+        root = args.base_url.removesuffix("/v1")
+        _record(client, "version", "GET", f"{root}/version")
+        _record(
+            client,
+            "tokenize_chat",
+            "POST",
+            f"{root}/tokenize",
+            {"model": model, "messages": hello, "add_generation_prompt": True},
+        )
+        _record(
+            client,
+            "tokenize_chat_tools",
+            "POST",
+            f"{root}/tokenize",
+            {"model": model, "messages": weather, "tools": [WEATHER_TOOL]},
+        )
+        _record(
+            client,
+            "tokenize_text",
+            "POST",
+            f"{root}/tokenize",
+            {"model": model, "prompt": "Hello world", "add_special_tokens": False},
+        )
+        long_prompt = [{"role": "user", "content": "word " * 5000}]
+        _record(
+            client,
+            "context_overflow",
+            "POST",
+            "/chat/completions",
+            {"model": model, "messages": long_prompt},
+        )
+        _record(
+            client,
+            "output_too_long",
+            "POST",
+            "/chat/completions",
+            {"model": model, "messages": hello, "max_completion_tokens": 100000},
+        )
+        _record(
+            client,
+            "choice",
+            "POST",
+            "/chat/completions",
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": "Is the sky blue? Answer yes or no."}],
+                "structured_outputs": {"choice": ["yes", "no"]},
+                "temperature": 0,
+            },
         )
 
 

@@ -37,14 +37,38 @@ def lora_card(name: str, parent: str) -> dict[str, Any]:
     return card
 
 
-class FakeVLLM:
-    """Answers like the recorded server; ``requests`` keeps what the client sent."""
+REASONING = "The user asks for a capital city. France's capital is Paris."
+"""Reasoning text the fake adds when asked to answer like a server with a reasoning parser."""
 
-    def __init__(self, models: list[dict[str, Any]] | None = None) -> None:
-        """Serve the recorded model list, or ``models`` (cards) instead."""
+REASONING_TOKENS = 14
+"""``usage.completion_tokens_details.reasoning_tokens`` the fake reports with reasoning."""
+
+
+class FakeVLLM:
+    """Answers like the recorded server; ``requests`` keeps what the client sent.
+
+    Args:
+        models: Cards to serve instead of the recorded model list.
+        version: What ``GET /version`` says (``None``: the route is missing, as behind a
+            router).
+        reasoning_fields: Answer like a server with ``--reasoning-parser``: the recorded
+            answer gets ``REASONING`` under each of these names (``("reasoning",)`` for
+            current vLLM, ``("reasoning_content",)`` for 0.8-0.11.0, both for 0.11.1+ to
+            0.16), in the message or, streaming, in deltas before the content.
+    """
+
+    def __init__(
+        self,
+        models: list[dict[str, Any]] | None = None,
+        *,
+        version: str | None = "0.32.0",
+        reasoning_fields: tuple[str, ...] = (),
+    ) -> None:
         self.models_body = copy.deepcopy(load("models")["body"])
         if models is not None:
             self.models_body["data"] = models
+        self.version = version
+        self.reasoning_fields = reasoning_fields
         self.requests: list[httpx.Request] = []
         self.fail_with: Exception | None = None
 
@@ -61,25 +85,77 @@ class FakeVLLM:
         path = request.url.path
         if request.method == "GET" and path.endswith("/models"):
             return httpx.Response(200, json=self.models_body)
-        if request.method == "POST" and path.endswith("/chat/completions"):
+        if request.method == "GET" and path == "/version" and self.version is not None:
+            return httpx.Response(200, json={"version": self.version})
+        if request.method == "POST" and path == "/tokenize":
             body = json.loads(request.content)
-            if body.get("model") not in self.served_ids:
-                return self._fixture("model_not_found")
-            name = "tool_call" if body.get("tools") else "chat"
-            if body.get("stream"):
-                name += "_stream"
-            return self._fixture(name)
+            if "prompt" in body:
+                return self._fixture("tokenize_text")
+            return self._fixture("tokenize_chat_tools" if body.get("tools") else "tokenize_chat")
+        if request.method == "POST" and path.endswith("/chat/completions"):
+            return self._chat(json.loads(request.content))
         return httpx.Response(404, json={"detail": "Not Found"})
+
+    def _chat(self, body: dict[str, Any]) -> httpx.Response:
+        if body.get("model") not in self.served_ids:
+            return self._fixture("model_not_found")
+        if sum(len(str(m.get("content"))) for m in body["messages"]) > 20000:
+            return self._fixture("context_overflow")
+        if body.get("max_completion_tokens", 0) > self.models_body["data"][0]["max_model_len"]:
+            return self._fixture("output_too_long")
+        if body.get("structured_outputs"):
+            return self._fixture("choice")
+        name = "tool_call" if body.get("tools") else "chat"
+        if body.get("stream"):
+            name += "_stream"
+        return self._fixture(name)
 
     def _fixture(self, name: str) -> httpx.Response:
         fixture = load(name)
         if fixture["content_type"] == "text/event-stream":
             return httpx.Response(
                 fixture["status"],
-                content=fixture["body"].encode(),
+                content=self._with_reasoning_deltas(fixture["body"]).encode(),
                 headers={"content-type": "text/event-stream"},
             )
-        return httpx.Response(fixture["status"], json=fixture["body"])
+        body = fixture["body"]
+        for field in self.reasoning_fields:
+            for choice in body.get("choices", []):
+                choice["message"][field] = REASONING
+        if self.reasoning_fields and body.get("usage"):
+            # what vLLM adds when a reasoning parser runs (chat_completion/serving.py)
+            body["usage"]["completion_tokens_details"] = {"reasoning_tokens": REASONING_TOKENS}
+        return httpx.Response(fixture["status"], json=body)
+
+    def _with_reasoning_deltas(self, sse: str) -> str:
+        """Insert reasoning deltas (two pieces) before the first content delta."""
+        if not self.reasoning_fields:
+            return sse
+        events = [e for e in sse.split("\n\n") if e.strip()]
+        first = next(i for i, e in enumerate(events) if '"delta":{"content"' in e)
+        template = json.loads(events[first].removeprefix("data: "))
+        pieces = []
+        half = len(REASONING) // 2
+        for text in (REASONING[:half], REASONING[half:]):
+            chunk = copy.deepcopy(template)
+            delta: dict[str, Any] = dict.fromkeys(self.reasoning_fields, text)
+            chunk["choices"][0]["delta"] = delta
+            pieces.append("data: " + json.dumps(chunk))
+        rest = []
+        for event in events[first:]:
+            payload = event.removeprefix("data: ")
+            if payload.startswith("{") and '"usage":{' in payload:
+                chunk = json.loads(payload)
+                if chunk.get("usage"):
+                    details = {"reasoning_tokens": REASONING_TOKENS}
+                    chunk["usage"]["completion_tokens_details"] = details
+                    event = "data: " + json.dumps(chunk)  # noqa: PLW2901
+            rest.append(event)
+        return "\n\n".join([*events[:first], *pieces, *rest]) + "\n\n"
+
+    def paths(self) -> list[str]:
+        """``METHOD /path`` of every request so far."""
+        return [f"{r.method} {r.url.path}" for r in self.requests]
 
     def chat_bodies(self) -> list[dict[str, Any]]:
         """JSON bodies of the chat requests sent so far."""

@@ -1,0 +1,221 @@
+"""The wire format per vLLM version: what ChatVLLM sends to old, middle and current servers.
+
+Each test runs a real ChatVLLM request against the fake server announcing a version on
+``/version``, and asserts on the JSON body that went out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from langchain_vllm import ChatVLLM, _server, _wire
+from tests.unit_tests.fake_vllm import (
+    BASE_URL,
+    REASONING,
+    REASONING_TOKENS,
+    FakeVLLM,
+    recorded_model,
+)
+
+OLD = "0.8.5"  # guided_*, reasoning_content
+MIDDLE = "0.11.1"  # structured_outputs not yet (guided_*), both reasoning names
+CURRENT = "0.32.0"
+
+QUESTION = [HumanMessage("What is the capital of France?")]
+
+
+def sent(version: str | None, *, invoke: dict[str, Any] | None = None, **init: Any) -> Any:
+    """The chat body ChatVLLM sends to a fresh server announcing ``version``."""
+    _server.forget()
+    fake = FakeVLLM(version=version)
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients(), **init)
+    llm.invoke(QUESTION, **(invoke or {}))
+    return fake.chat_bodies()[-1]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("0.32.0", _wire.WireFormat("0.32.0")),
+        ("0.32.0+cpu", _wire.WireFormat("0.32.0+cpu")),
+        (
+            "0.11.1rc2",
+            _wire.WireFormat("0.11.1rc2", legacy_guided=True, reasoning_field="reasoning"),
+        ),
+        (
+            "0.8.5.post1",
+            _wire.WireFormat(
+                "0.8.5.post1", legacy_guided=True, reasoning_field="reasoning_content"
+            ),
+        ),
+        (
+            "0.6.3",
+            _wire.WireFormat(
+                "0.6.3",
+                max_tokens_field="max_tokens",
+                legacy_guided=True,
+                reasoning_field="reasoning_content",
+            ),
+        ),
+        (None, _wire.WireFormat(None)),
+        ("dev", _wire.WireFormat("dev")),
+    ],
+)
+def test_wire_format_by_version(version: str | None, expected: _wire.WireFormat) -> None:
+    assert _wire.wire_format(version) == expected
+
+
+def test_max_tokens_field_follows_the_version() -> None:
+    assert sent(CURRENT, max_tokens=7)["max_completion_tokens"] == 7
+    assert "max_tokens" not in sent(CURRENT, max_tokens=7)
+    assert sent("0.6.3", max_tokens=7)["max_tokens"] == 7
+    assert "max_completion_tokens" not in sent("0.6.3", max_tokens=7)
+
+
+def test_server_without_version_route_gets_the_newest_format() -> None:
+    body = sent(None, max_tokens=7, structured_outputs={"choice": ["a", "b"]})
+    assert body["max_completion_tokens"] == 7
+    assert body["structured_outputs"] == {"choice": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("constraint", "legacy_field"),
+    [
+        ({"choice": ["yes", "no"]}, "guided_choice"),
+        ({"regex": r"\d+"}, "guided_regex"),
+        ({"grammar": 'root ::= "a"'}, "guided_grammar"),
+        ({"json": {"type": "object"}}, "guided_json"),
+    ],
+)
+def test_structured_outputs_per_version(constraint: dict[str, Any], legacy_field: str) -> None:
+    current = sent(CURRENT, structured_outputs=constraint)
+    assert current["structured_outputs"] == constraint
+    assert legacy_field not in current
+    for version in (OLD, MIDDLE):
+        legacy = sent(version, structured_outputs=constraint)
+        assert legacy[legacy_field] == next(iter(constraint.values()))
+        assert "structured_outputs" not in legacy
+
+
+def test_structured_outputs_per_call_overrides_init() -> None:
+    body = sent(
+        CURRENT,
+        structured_outputs={"choice": ["a"]},
+        invoke={"structured_outputs": {"regex": "b+"}},
+    )
+    assert body["structured_outputs"] == {"regex": "b+"}
+
+
+def test_json_object_constraint_on_old_servers_is_a_response_format() -> None:
+    assert sent(OLD, structured_outputs={"json_object": True})["response_format"] == {
+        "type": "json_object"
+    }
+
+
+def test_newer_only_constraint_on_old_server_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"structural_tag.*needs vLLM >= 0.12.*0.8.5"):
+        sent(OLD, structured_outputs={"structural_tag": "{}"})
+
+
+def test_legacy_guided_fields_to_a_current_server_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"guided_json is not read by vLLM >= 0.12.*"):
+        sent(CURRENT, extra_body={"guided_json": {"type": "object"}})
+    # ...but an old server still reads them
+    assert sent(OLD, extra_body={"guided_json": {"type": "object"}})["guided_json"]
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [{}, {"choice": ["a"], "regex": "a"}, {"disable_any_whitespace": True}],
+)
+def test_malformed_structured_outputs_fail_before_any_request(
+    constraints: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError, match="exactly one of"):
+        ChatVLLM(base_url=BASE_URL, structured_outputs=constraints)
+    fake = FakeVLLM()
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    with pytest.raises(ValueError, match="exactly one of"):
+        llm.invoke(QUESTION, structured_outputs=constraints)
+    assert fake.chat_bodies() == []
+
+
+def history_with_reasoning() -> list[Any]:
+    first = AIMessage("Paris.", additional_kwargs={"reasoning_content": "old thought"})
+    call = AIMessage(
+        "",
+        additional_kwargs={"reasoning_content": "need the weather"},
+        tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}],
+    )
+    return [
+        HumanMessage("Capital of France?"),
+        first,
+        HumanMessage("Weather there?"),
+        call,
+        ToolMessage("sunny", tool_call_id="call_1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "field"),
+    [(CURRENT, "reasoning"), (MIDDLE, "reasoning"), (OLD, "reasoning_content")],
+)
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("never", [None, None]),
+        ("last", [None, "need the weather"]),
+        ("all", ["old thought", "need the weather"]),
+    ],
+)
+def test_reasoning_history_policy_and_field_name(
+    version: str, field: str, policy: str, expected: list[str | None]
+) -> None:
+    fake = FakeVLLM(version=version)
+    llm = ChatVLLM(
+        base_url=BASE_URL, model=recorded_model(), reasoning_history=policy, **fake.clients()
+    )
+    llm.invoke(history_with_reasoning())
+    assistants = [m for m in fake.chat_bodies()[-1]["messages"] if m["role"] == "assistant"]
+    assert [m.get(field) for m in assistants] == expected
+    other = "reasoning_content" if field == "reasoning" else "reasoning"
+    assert all(other not in m for m in assistants)
+
+
+def test_reasoning_history_per_call() -> None:
+    fake = FakeVLLM()
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    llm.invoke(history_with_reasoning(), reasoning_history="never")
+    assert all("reasoning" not in m for m in fake.chat_bodies()[-1]["messages"])
+    with pytest.raises(ValueError, match="reasoning_history must be"):
+        llm.invoke(history_with_reasoning(), reasoning_history="sometimes")
+
+
+@pytest.mark.parametrize(
+    ("version", "fields"),
+    [
+        (OLD, ("reasoning_content",)),
+        (MIDDLE, ("reasoning", "reasoning_content")),
+        (CURRENT, ("reasoning",)),
+    ],
+)
+async def test_reasoning_is_read_from_every_version(version: str, fields: tuple[str, ...]) -> None:
+    fake = FakeVLLM(version=version, reasoning_fields=fields)
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    for message in (llm.invoke(QUESTION), await llm.ainvoke(QUESTION)):
+        assert message.additional_kwargs["reasoning_content"] == REASONING
+        assert REASONING not in message.text
+        assert message.content_blocks[0] == {"type": "reasoning", "reasoning": REASONING}
+    streamed = None
+    for chunk in llm.stream(QUESTION):
+        streamed = chunk if streamed is None else streamed + chunk
+    assert streamed is not None
+    assert streamed.additional_kwargs["reasoning_content"] == REASONING
+    assert REASONING not in streamed.text
+    assert streamed.text == llm.invoke(QUESTION).text  # the answer is untouched
+    for usage in (streamed.usage_metadata, llm.invoke(QUESTION).usage_metadata):
+        assert usage is not None
+        assert usage["output_token_details"]["reasoning"] == REASONING_TOKENS

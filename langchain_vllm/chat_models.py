@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import inspect
+import re
+import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import openai
-from langchain_core.exceptions import ModelNotFoundError
+from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import JsonOutputParser
 from langchain_core.runnables import RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.utils import from_env, secret_from_env
@@ -19,13 +22,14 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _tools, _wire
+from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
-    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+    from langchain_core.messages import AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
@@ -41,7 +45,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(ChatOpenAI):
+class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -182,6 +186,122 @@ class ChatVLLM(ChatOpenAI):
         ``--structured-outputs-config '{"disable_any_whitespace": true}'`` so small models
         cannot pad JSON with endless whitespace.
 
+    vLLM constraints:
+        .. code-block:: python
+
+            import enum
+            from typing import Literal
+
+            llm.with_structured_output(["Paris", "Rome"], method="choice").invoke(
+                "Capital of Italy?"
+            )  # 'Rome'
+
+
+            class Mood(enum.Enum):
+                HAPPY = "happy"
+                SAD = "sad"
+
+
+            llm.with_structured_output(Mood, method="choice").invoke("I won!")  # Mood.HAPPY
+            llm.with_structured_output(Literal["yes", "no"], method="choice").invoke("Wet?")
+            llm.with_structured_output(r"\d{3}-\d{4}", method="regex").invoke("A number?")
+            grammar = 'root ::= "yes" | "no"'
+            llm.with_structured_output(grammar, method="grammar").invoke("Is it?")
+
+            # any vLLM constraint, for every call or per call:
+            ChatVLLM(structured_outputs={"choice": ["alpha", "beta"]})
+            llm.bind(structured_outputs={"regex": "[A-Z]{5}"}).invoke("Shout a word")
+
+        Servers older than vLLM 0.12 get the same constraints as ``guided_choice``/
+        ``guided_regex``/``guided_grammar``/``guided_json``; ``guided_*`` fields sent to a
+        newer server (which would silently ignore them) raise ``ValueError``.
+
+    vLLM sampling fields:
+        .. code-block:: python
+
+            llm = ChatVLLM(top_k=20, min_p=0.05, repetition_penalty=1.1)
+            llm.invoke("Hi", min_tokens=5, stop_token_ids=[2], return_token_ids=True)
+
+        ``top_k``, ``min_p``, ``repetition_penalty``, ``min_tokens``, ``stop_token_ids``,
+        ``ignore_eos``, ``skip_special_tokens``, ``include_stop_str_in_output``,
+        ``truncate_prompt_tokens``, ``priority``, ``chat_template_kwargs``,
+        ``return_token_ids`` are typed fields, set at init or per call (and OpenAI's
+        ``seed``, ``logprobs``, ``top_logprobs``, penalties). They go in the request body next
+        to your own ``extra_body``, whose values win. Out-of-range values
+        (``min_p=2``, ``top_k=-5``) raise ``ValueError`` before any request.
+        ``response_metadata`` carries vLLM's ``stop_reason`` (the stop string or token id
+        that ended the output) and, with ``return_token_ids=True``, ``token_ids`` and
+        ``prompt_token_ids``.
+
+    Reasoning:
+        .. code-block:: python
+
+            # vllm serve Qwen/Qwen3-0.6B --reasoning-parser qwen3
+            llm = ChatVLLM(enable_thinking=True, thinking_token_budget=512)
+            msg = llm.invoke("What is 17 * 23?")
+            msg.additional_kwargs["reasoning_content"]  # the reasoning text
+            msg.content  # the answer only
+            msg.content_blocks[0]  # {'type': 'reasoning', 'reasoning': '...'}
+
+        Reasoning is read from ``reasoning`` or ``reasoning_content`` (whichever the
+        server's version sends), streamed or not. ``enable_thinking`` is passed to the chat
+        template (``chat_template_kwargs``); ``reasoning_effort``, ``thinking_token_budget``
+        and ``include_reasoning`` are sent as vLLM reads them. ``reasoning_history``
+        (``"last"`` by default, ``"all"``, ``"never"``) decides which earlier reasoning is
+        sent back with the history, in the field name the server's version accepts.
+        Structured output is parsed from ``content`` only, never from the reasoning.
+
+    Token counting:
+        .. code-block:: python
+
+            llm.get_num_tokens_from_messages(messages)  # == usage_metadata["input_tokens"]
+            llm.get_num_tokens_from_messages(messages, tools=[GetWeather])
+            llm.get_token_ids("Hello world")
+            await llm.aget_num_tokens_from_messages(messages)
+            llm.profile["max_input_tokens"]  # the server's max_model_len (after first use)
+
+        Counts come from the server's ``/tokenize`` (chat form: chat template, generation
+        prompt and tool definitions included), never from tiktoken.
+
+    Errors:
+        Errors are langchain-core's (``langchain_core.exceptions``) and the openai SDK's at
+        once: a prompt longer than the context window raises ``ContextOverflowError``
+        (:class:`~langchain_vllm.VLLMContextOverflowError` with ``max_context_tokens`` and
+        ``prompt_tokens``); an unknown model, ``ModelNotFoundError`` listing the served ids;
+        an unreachable server, ``ModelConnectionError`` naming the URL; tools or reasoning
+        fields a server is not set up for, ``ModelInvalidRequestError`` naming the flag to add
+        (``--enable-auto-tool-choice --tool-call-parser …``, ``--reasoning-parser …``); a
+        wrong key, ``ModelAuthenticationError``.
+
+    Multimodal:
+        .. code-block:: python
+
+            from langchain_core.messages import HumanMessage
+
+            llm.invoke(
+                [
+                    HumanMessage(
+                        [
+                            {"type": "text", "text": "Describe the image and the clip."},
+                            {"type": "image", "url": "https://example.com/cat.png"},
+                            {"type": "video", "url": "https://example.com/clip.mp4"},
+                        ]
+                    )
+                ]
+            )
+
+        LangChain image, video and audio blocks (URL or base64 with ``mime_type``) are sent
+        as vLLM's ``image_url``, ``video_url``, ``audio_url``/``input_audio`` parts.
+
+    LoRA adapters:
+        .. code-block:: python
+
+            llm.lora_adapters()  # [ServedModel(id='sql-lora', parent='base-model', ...)]
+            ChatVLLM(model="sql-lora").invoke("...")  # generate through the adapter
+            # servers started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora:
+            llm.load_lora_adapter("my-lora", "/path/on/server/my-lora")
+            llm.unload_lora_adapter("my-lora")
+
     Token usage:
         .. code-block:: python
 
@@ -218,6 +338,31 @@ class ChatVLLM(ChatOpenAI):
     stream_usage: bool | None = True
     """Send ``stream_options.include_usage`` so the last streamed chunk carries usage."""
 
+    enable_thinking: bool | None = None
+    """Turn a hybrid reasoning model's thinking on or off (Qwen3, DeepSeek-V3.1, Granite …):
+    sent as ``chat_template_kwargs={"enable_thinking": ...}``."""
+
+    thinking_token_budget: int | None = None
+    """Cap on reasoning tokens (vLLM ends the reasoning section after this many)."""
+
+    include_reasoning: bool | None = None
+    """``False`` asks the server to leave the reasoning text out of the response."""
+
+    reasoning_history: Literal["never", "last", "all"] = "last"
+    """Which earlier assistant reasoning is sent back to the server in the history.
+
+    ``"last"`` (default): the reasoning of assistant messages after the last human message
+    (the current turn's tool-calling steps, which interleaved-thinking models such as
+    gpt-oss, Kimi K2 and MiniMax-M2 need); ``"all"``: every assistant message's reasoning;
+    ``"never"``: none. Sent in the field name the server's version reads.
+    """
+
+    structured_outputs: dict[str, Any] | None = None
+    """vLLM constraint for every request, e.g. ``{"choice": ["yes", "no"]}``, ``{"regex":
+    "..."}``, ``{"grammar": "..."}``, ``{"json": schema}``; per call with
+    ``llm.bind(structured_outputs=...)``. Sent as ``structured_outputs`` or, to servers older
+    than vLLM 0.12, as the matching ``guided_*`` field."""
+
     _discovered_model: str | None = None
 
     # ------------------------------------------------------------------ construction
@@ -233,6 +378,12 @@ class ChatVLLM(ChatOpenAI):
                 msg = "Pass base_url or api_base, not both."
                 raise ValueError(msg)
         return values
+
+    @model_validator(mode="after")
+    def _check_structured_outputs(self) -> Self:
+        if self.structured_outputs is not None:
+            _wire.check_structured_outputs(self.structured_outputs)
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -378,14 +529,36 @@ class ChatVLLM(ChatOpenAI):
     async def _aserved_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
         return await _server.aserved_models(self.root_async_client, refresh=refresh)
 
-    def _resolve_model(self) -> None:
-        if self.model_id is None:
-            self._discovered_model = _server.default_model(self._served_models(), self._base_url())
+    def _prepare(self) -> None:
+        """Learn (once per base URL) the served models and the server version.
 
-    async def _aresolve_model(self) -> None:
+        Picks the model when none was given and fills ``profile["max_input_tokens"]``.
+        """
+        models = self._served_models()
+        self._ensure_sync_client_available()
+        _server.server_version(self.root_client)
+        self._learned(models)
+
+    async def _aprepare(self) -> None:
+        """Async twin of :meth:`_prepare`."""
+        models = await self._aserved_models()
+        await _server.aserver_version(self.root_async_client)
+        self._learned(models)
+
+    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
         if self.model_id is None:
-            models = await self._aserved_models()
             self._discovered_model = _server.default_model(models, self._base_url())
+        card = next((m for m in models if m.id == self.model_id), None)
+        base = next((m for m in models if card and m.id == card.parent), None)
+        max_len = (card and card.max_model_len) or (base and base.max_model_len)
+        if max_len and (self.profile or {}).get("max_input_tokens") != max_len:
+            self.profile = {**(self.profile or {}), "max_input_tokens": max_len}
+
+    def _wire_format(self) -> _wire.WireFormat:
+        """The wire format of the server (the newest until its version is known)."""
+        client = self.root_async_client if self.root_client is None else self.root_client
+        known, version = _server.cached_version(client)
+        return _wire.wire_format(version) if known else _wire.NEWEST
 
     def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
         """Models the server serves (base models and LoRA adapters), cached per base URL."""
@@ -395,26 +568,146 @@ class ChatVLLM(ChatOpenAI):
         """Async twin of :meth:`served_models`."""
         return list(await self._aserved_models(refresh=refresh))
 
+    def server_version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``GET /version``, cached per base URL).
+
+        ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
+        newest wire format. ``refresh=True`` asks again (after an upgrade).
+        """
+        self._ensure_sync_client_available()
+        return _server.server_version(self.root_client, refresh=refresh)
+
+    async def aserver_version(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`server_version`."""
+        return await _server.aserver_version(self.root_async_client, refresh=refresh)
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """The served LoRA adapters; each one's ``parent`` is its base model.
+
+        Pass an adapter's ``id`` as ``model`` to generate with it.
+        """
+        return [m for m in self._served_models(refresh=refresh) if m.is_adapter]
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
+
+        Needs a server started with ``--enable-lora`` and
+        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``ChatVLLM(model=name)`` uses
+        it. The cached model list is refreshed.
+        """
+        self._ensure_sync_client_available()
+        _server.load_lora_adapter(self.root_client, name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await _server.aload_lora_adapter(self.root_async_client, name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
+        self._ensure_sync_client_available()
+        _server.unload_lora_adapter(self.root_client, name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await _server.aunload_lora_adapter(self.root_async_client, name)
+
+    # ------------------------------------------------------------------ tokens
+
+    def _tokenize_text_body(self, text: str) -> dict[str, Any]:
+        return {"model": self.model_id, "prompt": text, "add_special_tokens": False}
+
+    def _tokenize_chat_body(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None
+    ) -> dict[str, Any]:
+        """The chat-form ``/tokenize`` body: what a chat request with ``messages`` would send."""
+        extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"] = [_tools.format_tool(tool, strict=None) for tool in tools]
+        payload = self._get_request_payload(list(messages), **extra)
+        body: dict[str, Any] = {
+            "model": payload["model"],
+            "messages": payload["messages"],
+            "add_generation_prompt": True,
+        }
+        if payload.get("tools"):
+            body["tools"] = payload["tools"]
+        template_kwargs = (payload.get("extra_body") or {}).get("chat_template_kwargs")
+        if template_kwargs:
+            body["chat_template_kwargs"] = template_kwargs
+        return body
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
+        self._prepare()
+        answer = _server.tokenize(self.root_client, self._tokenize_text_body(text))
+        return [int(t) for t in answer["tokens"]]
+
+    async def aget_token_ids(self, text: str) -> list[int]:
+        """Async twin of :meth:`get_token_ids`."""
+        await self._aprepare()
+        answer = await _server.atokenize(self.root_async_client, self._tokenize_text_body(text))
+        return [int(t) for t in answer["tokens"]]
+
+    def get_num_tokens(self, text: str) -> int:
+        """Number of tokens in ``text`` by the server's tokenizer (no special tokens added)."""
+        return len(self.get_token_ids(text))
+
+    async def aget_num_tokens(self, text: str) -> int:
+        """Async twin of :meth:`get_num_tokens`."""
+        return len(await self.aget_token_ids(text))
+
+    def get_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+        **kwargs: Any,
+    ) -> int:
+        """Prompt tokens of a chat request with ``messages`` (and ``tools``), by the server.
+
+        Uses the chat form of ``POST /tokenize``, so the model's chat template, the generation
+        prompt and the tool definitions are counted exactly as the server will count them:
+        the result equals ``usage_metadata["input_tokens"]`` of invoking the same messages.
+
+        Args:
+            messages: The conversation.
+            tools: Tools as passed to :meth:`bind_tools` (their definitions cost tokens).
+            kwargs: Ignored by vLLM's tokenizer (accepted for ``BaseChatModel`` callers).
+        """
+        del kwargs
+        self._prepare()
+        body = self._tokenize_chat_body(messages, tools)
+        return int(_server.tokenize(self.root_client, body)["count"])
+
+    async def aget_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Async twin of :meth:`get_num_tokens_from_messages`."""
+        await self._aprepare()
+        body = self._tokenize_chat_body(messages, tools)
+        return int((await _server.atokenize(self.root_async_client, body))["count"])
+
     # Discovery happens at the public entry points because BaseChatModel computes the
     # LangSmith params (which name the model) before it calls _generate/_stream.
     def generate(self, *args: Any, **kwargs: Any) -> LLMResult:
-        """Resolve the model (once), then generate as ChatOpenAI does."""
-        self._resolve_model()
+        """Learn the model and server version (once), then generate as ChatOpenAI does."""
+        self._prepare()
         return super().generate(*args, **kwargs)
 
     async def agenerate(self, *args: Any, **kwargs: Any) -> LLMResult:
-        """Resolve the model (once), then generate as ChatOpenAI does."""
-        await self._aresolve_model()
+        """Learn the model and server version (once), then generate as ChatOpenAI does."""
+        await self._aprepare()
         return await super().agenerate(*args, **kwargs)
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[AIMessageChunk]:
-        """Resolve the model (once), then stream as ChatOpenAI does."""
-        self._resolve_model()
+        """Learn the model and server version (once), then stream as ChatOpenAI does."""
+        self._prepare()
         yield from super().stream(*args, **kwargs)
 
     async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
-        """Resolve the model (once), then stream as ChatOpenAI does."""
-        await self._aresolve_model()
+        """Learn the model and server version (once), then stream as ChatOpenAI does."""
+        await self._aprepare()
         async for chunk in super().astream(*args, **kwargs):
             yield chunk
 
@@ -433,10 +726,52 @@ class ChatVLLM(ChatOpenAI):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        vllm_fields, history = self._vllm_request_fields(kwargs)
+        messages = [_vllm_content(m) for m in self._convert_input(input_).to_messages()]
         # Skip ChatOpenAI's override, which renames the system role to "developer" for
         # model names like "o3-…"; vLLM's chat templates know "system".
-        payload = BaseChatOpenAI._get_request_payload(self, input_, stop=stop, **kwargs)  # noqa: SLF001
-        return _wire.finish_chat_payload(payload, self.model_id)
+        payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
+        wire = self._wire_format()
+        if "messages" in payload:
+            payload["messages"] = _with_reasoning_history(
+                messages, payload["messages"], history, wire
+            )
+        return _wire.finish_chat_payload(
+            payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
+        )
+
+    def _vllm_request_fields(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Pop vLLM-only per-call values from ``kwargs``; merge them over the typed fields.
+
+        Returns the vLLM body fields and the reasoning-history policy for this call.
+
+        Raises:
+            ValueError: A value is out of range, or ``structured_outputs`` is malformed.
+        """
+        call = {name: kwargs.pop(name) for name in _CALL_FIELDS if name in kwargs}
+        check_sampling({**call, **{k: v for k, v in kwargs.items() if k in _OPENAI_SAMPLING}})
+        history = call.pop("reasoning_history", self.reasoning_history)
+        if history not in ("never", "last", "all"):
+            msg = f"reasoning_history must be 'never', 'last' or 'all', got {history!r}."
+            raise ValueError(msg)
+        fields: dict[str, Any] = self._vllm_fields()
+        for name in (*_wire.REASONING_FIELDS, "structured_outputs"):
+            if (value := getattr(self, name)) is not None:
+                fields[name] = value
+        # Later wins: typed chat_template_kwargs, typed enable_thinking, then the same per call.
+        template_kwargs = dict(fields.get("chat_template_kwargs") or {})
+        for source in (
+            {"enable_thinking": self.enable_thinking},
+            call.pop("chat_template_kwargs", None) or {},
+            {"enable_thinking": call.pop("enable_thinking", None)},
+        ):
+            template_kwargs.update({k: v for k, v in source.items() if v is not None})
+        fields.update(call)
+        if template_kwargs:
+            fields["chat_template_kwargs"] = template_kwargs
+        if fields.get("structured_outputs") is not None:
+            _wire.check_structured_outputs(fields["structured_outputs"])
+        return fields, history
 
     def _generate(
         self,
@@ -469,10 +804,15 @@ class ChatVLLM(ChatOpenAI):
 
     @contextmanager
     def _explained_errors(self) -> Iterator[None]:
-        """Re-raise unknown-model and connection errors with what the server serves / the URL."""
+        """Re-raise server errors as the langchain-core error that says what to do.
+
+        See ``_server.explain_error``: unknown model (lists the served ids), prompt too long
+        (``ContextOverflowError``), missing tool parser (names the flags), wrong API key,
+        unreachable server (names the URL).
+        """
         try:
             yield
-        except (ModelNotFoundError, openai.APIConnectionError) as error:
+        except (openai.APIStatusError, openai.APIConnectionError) as error:
             needs_models = isinstance(error, openai.NotFoundError)
             served = self._served_models(refresh=True) if needs_models else ()
             explained = _server.explain_error(error, self._base_url(), served)
@@ -485,7 +825,7 @@ class ChatVLLM(ChatOpenAI):
         """Async twin of :meth:`_explained_errors`."""
         try:
             yield
-        except (ModelNotFoundError, openai.APIConnectionError) as error:
+        except (openai.APIStatusError, openai.APIConnectionError) as error:
             needs_models = isinstance(error, openai.NotFoundError)
             served = await self._aserved_models(refresh=True) if needs_models else ()
             explained = _server.explain_error(error, self._base_url(), served)
@@ -500,7 +840,14 @@ class ChatVLLM(ChatOpenAI):
         response: dict[str, Any] | openai.BaseModel,
         generation_info: dict[str, Any] | None = None,
     ) -> ChatResult:
+        # ChatOpenAI reads OpenAI's fields; vLLM's reasoning text and token ids are added.
         result = super()._create_chat_result(response, generation_info)
+        body = response if isinstance(response, dict) else response.model_dump(warnings=False)
+        choices = body.get("choices") or []
+        for generation, choice in zip(result.generations, choices, strict=False):
+            _add_vllm_fields(generation.message, choice.get("message") or {}, choice)
+            if body.get("prompt_token_ids") is not None:
+                generation.message.response_metadata["prompt_token_ids"] = body["prompt_token_ids"]
         for generation in result.generations:
             generation.message.response_metadata["model_provider"] = _PROVIDER
         if result.llm_output is not None:
@@ -513,11 +860,20 @@ class ChatVLLM(ChatOpenAI):
         default_chunk_class: type,
         base_generation_info: dict[str, Any] | None,
     ) -> ChatGenerationChunk | None:
+        # As ChatOpenAI, plus the reasoning delta (``reasoning`` or ``reasoning_content``).
         generation_chunk = super()._convert_chunk_to_generation_chunk(
             chunk, default_chunk_class, base_generation_info
         )
-        if generation_chunk is not None:
-            generation_chunk.message.response_metadata["model_provider"] = _PROVIDER
+        if generation_chunk is None:
+            return None
+        choices = chunk.get("choices") or []
+        if choices:
+            _add_vllm_fields(generation_chunk.message, choices[0].get("delta") or {}, choices[0])
+        if chunk.get("prompt_token_ids") is not None:
+            generation_chunk.message.response_metadata["prompt_token_ids"] = chunk[
+                "prompt_token_ids"
+            ]
+        generation_chunk.message.response_metadata["model_provider"] = _PROVIDER
         return generation_chunk
 
     # ------------------------------------------------------------------ tools & structure
@@ -560,7 +916,9 @@ class ChatVLLM(ChatOpenAI):
         self,
         schema: Any = None,
         *,
-        method: Literal["function_calling", "json_mode", "json_schema"] = "json_schema",
+        method: Literal[
+            "function_calling", "json_mode", "json_schema", "choice", "regex", "grammar"
+        ] = "json_schema",
         include_raw: bool = False,
         strict: bool | None = None,
         tools: list[Any] | None = None,
@@ -572,12 +930,24 @@ class ChatVLLM(ChatOpenAI):
             schema: A Pydantic class, TypedDict, JSON schema or OpenAI function schema.
             method: ``"json_schema"`` (default): vLLM constrains decoding to the schema.
                 ``"function_calling"``: a forced strict tool call. ``"json_mode"``: any
-                JSON object (describe the shape in the prompt).
+                JSON object (describe the shape in the prompt). vLLM only:
+                ``"choice"`` (schema: a list of strings, an ``Enum`` or a ``Literal[...]``;
+                returns the chosen value), ``"regex"`` (schema: a pattern; returns the
+                matching text), ``"grammar"`` (schema: an EBNF/GBNF/Lark grammar string;
+                returns the text).
             include_raw: Also return the raw message and any parsing error.
             strict: Passed to the schema conversion (``None`` means strict for tools).
             tools: Extra tools the model may call instead (``json_schema`` only).
             kwargs: Passed on to ``bind``.
         """
+        if method in ("choice", "regex", "grammar"):
+            constraint, parse = _constraint(method, schema)
+            llm = self.bind(
+                structured_outputs=constraint,
+                ls_structured_output_format={"kwargs": {"method": method}, "schema": constraint},
+                **kwargs,
+            )
+            return _with_parser(llm, RunnableLambda(parse), include_raw=include_raw)
         is_v2_model = isinstance(schema, type) and is_basemodel_subclass(schema)
         if (
             method != "json_schema"
@@ -588,7 +958,7 @@ class ChatVLLM(ChatOpenAI):
             # pydantic v1 class goes to function_calling as in ChatOpenAI.
             return super().with_structured_output(
                 schema,
-                method=method,
+                method=cast("Literal['function_calling', 'json_mode', 'json_schema']", method),
                 include_raw=include_raw,
                 strict=strict,
                 tools=tools,
@@ -607,35 +977,169 @@ class ChatVLLM(ChatOpenAI):
         }
         if tools:
             bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
-        llm = self.bind(**bind_kwargs)
-        if include_raw:
-            parse = RunnablePassthrough.assign(
-                parsed=lambda x: parser.invoke(x["raw"]), parsing_error=lambda _: None
-            ).with_fallbacks(
-                [RunnablePassthrough.assign(parsed=lambda _: None)],
-                exception_key="parsing_error",
-            )
-            return RunnableMap(raw=llm) | parse
+        return _with_parser(self.bind(**bind_kwargs), parser, include_raw=include_raw)
+
+
+def _with_parser(
+    llm: Runnable[Any, Any], parser: Runnable[Any, Any], *, include_raw: bool
+) -> Runnable[Any, Any]:
+    """``llm | parser``, or with ``include_raw`` a dict of raw, parsed and parsing_error."""
+    if not include_raw:
         return llm | parser
+    parse = RunnablePassthrough.assign(
+        parsed=lambda x: parser.invoke(x["raw"]), parsing_error=lambda _: None
+    ).with_fallbacks(
+        [RunnablePassthrough.assign(parsed=lambda _: None)],
+        exception_key="parsing_error",
+    )
+    return RunnableMap(raw=llm) | parse
 
 
-def _json_schema_format(schema: Any, *, strict: bool | None) -> tuple[Any, Runnable[Any, Any]]:
+def _constraint(method: str, schema: Any) -> tuple[dict[str, Any], Callable[[AIMessage], Any]]:
+    """The ``structured_outputs`` constraint and the answer parser for choice/regex/grammar.
+
+    Raises:
+        ValueError: ``schema`` is not what ``method`` takes.
+    """
+    if method == "choice":
+        choices, convert = _choices(schema)
+        return {"choice": choices}, lambda message: convert(message.text)
+    if not isinstance(schema, str) or not schema:
+        what = "a regular expression" if method == "regex" else "a grammar"
+        msg = f"method={method!r} takes {what} (a non-empty string) as schema, got {schema!r}."
+        raise ValueError(msg)
+    if method == "regex":
+        re.compile(schema)
+    return {method: schema}, lambda message: message.text
+
+
+def _choices(schema: Any) -> tuple[list[str], Callable[[str], Any]]:
+    """Strings to choose from, and how to turn the chosen one into the caller's type."""
+    if isinstance(schema, type) and issubclass(schema, enum.Enum):
+        members = {str(member.value): member for member in schema}
+        if not all(isinstance(member.value, str) for member in schema):
+            msg = f"method='choice' needs an Enum of string values; {schema.__name__} has others."
+            raise ValueError(msg)
+        return list(members), members.__getitem__
+    if typing.get_origin(schema) is Literal:
+        schema = list(typing.get_args(schema))
+    if (
+        isinstance(schema, list | tuple)
+        and schema
+        and all(isinstance(choice, str) for choice in schema)
+    ):
+        return list(schema), str
+    msg = (
+        "method='choice' takes a list of strings, an Enum with string values or a "
+        f"Literal['a', 'b', ...] as schema, got {schema!r}."
+    )
+    raise ValueError(msg)
+
+
+def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[str, Any]) -> None:
+    """Copy vLLM's own response fields onto a message (or chunk).
+
+    Reasoning text goes to ``additional_kwargs["reasoning_content"]`` (shown as a reasoning
+    block by ``content_blocks``); ``stop_reason`` (the stop string or token id that ended the
+    output) and ``token_ids`` go to ``response_metadata``.
+    """
+    reasoning = _wire.reasoning_text(fields)
+    if reasoning:
+        message.additional_kwargs["reasoning_content"] = reasoning
+    if choice.get("stop_reason") is not None:
+        message.response_metadata["stop_reason"] = choice["stop_reason"]
+    if choice.get("token_ids") is not None:
+        message.response_metadata["token_ids"] = choice["token_ids"]
+
+
+_CALL_FIELDS = (
+    *_wire.SAMPLING_FIELDS,
+    *_wire.REASONING_FIELDS,
+    "chat_template_kwargs",
+    "structured_outputs",
+    "enable_thinking",
+    "reasoning_history",
+)
+"""Per-call keyword arguments ChatVLLM takes out of ChatOpenAI's hands."""
+
+_OPENAI_SAMPLING = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "top_logprobs",
+    "n",
+    "seed",
+    "max_tokens",
+    "max_completion_tokens",
+)
+
+
+def _vllm_content(message: BaseMessage) -> BaseMessage:
+    """The message with LangChain image/video/audio blocks in vLLM's content-part form."""
+    if not isinstance(message.content, list):
+        return message
+    parts = [_wire.content_part(block) for block in message.content]
+    if all(new is old for new, old in zip(parts, message.content, strict=True)):
+        return message
+    return message.model_copy(update={"content": parts})
+
+
+def reasoning_of(message: BaseMessage) -> str | None:
+    """The reasoning text an assistant message carries (from vLLM or a reasoning block)."""
+    text = message.additional_kwargs.get("reasoning_content")
+    if isinstance(text, str) and text:
+        return text
+    if isinstance(message.content, list):
+        texts = [
+            str(block.get("reasoning", ""))
+            for block in message.content
+            if isinstance(block, dict) and block.get("type") == "reasoning"
+        ]
+        return "".join(texts) or None
+    return None
+
+
+def _with_reasoning_history(
+    messages: Sequence[BaseMessage],
+    dicts: list[dict[str, Any]],
+    policy: str,
+    wire: _wire.WireFormat,
+) -> list[dict[str, Any]]:
+    """Add earlier assistant reasoning to the request messages as ``policy`` says."""
+    if policy == "never":
+        return dicts
+    start = 0
+    if policy == "last":
+        humans = [i for i, m in enumerate(messages) if m.type == "human"]
+        start = humans[-1] + 1 if humans else 0
+    out = list(dicts)
+    for index in range(start, len(messages)):
+        message = messages[index]
+        if isinstance(message, AIMessage) and (reasoning := reasoning_of(message)):
+            out[index] = _wire.with_reasoning(out[index], reasoning, wire)
+    return out
+
+
+def _json_schema_format(
+    schema: Any, *, strict: bool | None, as_dict: bool = False
+) -> tuple[Any, Runnable[Any, Any]]:
     """Response format and output parser for ``method="json_schema"``."""
-    if isinstance(schema, type) and is_basemodel_subclass(schema):
+    if not as_dict and isinstance(schema, type) and is_basemodel_subclass(schema):
         model_class = cast("type[BaseModel]", schema)
 
         def parse_model(message: AIMessage) -> Any:
-            parsed = message.additional_kwargs.get("parsed")
-            if isinstance(parsed, model_class):
-                return parsed
-            if isinstance(parsed, dict):
-                return model_class.model_validate(parsed)
             if message.tool_calls:
                 return None
             return model_class.model_validate_json(message.text)
 
-        # The SDK's parse() builds the strict schema and validates the answer.
-        return model_class, RunnableLambda(parse_model)
+        # Sent as a plain JSON schema and parsed here (not by the SDK's parse(), which
+        # raises inside the model call), so include_raw=True reports a bad answer as
+        # parsing_error. Only ``content`` is parsed: reasoning text never reaches it.
+        response_format, _ = _json_schema_format(
+            model_class, strict=True if strict is None else strict, as_dict=True
+        )
+        return response_format, RunnableLambda(parse_model)
     if isinstance(schema, dict) and schema.get("type") == "json_schema":
         return schema, JsonOutputParser()
     if isinstance(schema, dict) and "name" in schema and "schema" in schema:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
-from typing import Any
+import re
+from typing import Any, Literal
 
+import openai
 import pytest
-from langchain_core.exceptions import ModelConnectionError, ModelNotFoundError
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelInvalidRequestError,
+    ModelNotFoundError,
+)
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from langchain_vllm import (
     ChatVLLM,
+    VLLMAuthenticationError,
     VLLMConnectionError,
+    VLLMContextOverflowError,
+    VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
 )
@@ -93,7 +105,9 @@ def test_vllm_key_is_sent_as_bearer(fake: FakeVLLM, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
     llm = make(fake, api_key="vllm-key", model=recorded_model())
     llm.invoke(MESSAGES)
-    assert [r.headers["authorization"] for r in fake.requests] == ["Bearer vllm-key"]
+    # discovery (/v1/models, /version) and the chat call all carry the vLLM key
+    assert fake.paths() == ["GET /v1/models", "GET /version", "POST /v1/chat/completions"]
+    assert {r.headers["authorization"] for r in fake.requests} == {"Bearer vllm-key"}
 
 
 async def test_callable_api_keys(fake: FakeVLLM) -> None:
@@ -105,7 +119,8 @@ async def test_callable_api_keys(fake: FakeVLLM) -> None:
 
     async_llm = make(fake, api_key=key, model=recorded_model())
     await async_llm.ainvoke(MESSAGES)
-    assert [r.headers["authorization"] for r in fake.requests] == [
+    chat_requests = [r for r in fake.requests if r.url.path.endswith("/chat/completions")]
+    assert [r.headers["authorization"] for r in chat_requests] == [
         "Bearer from-callable",
         "Bearer from-async-callable",
     ]
@@ -152,8 +167,10 @@ def test_model_is_discovered_once_and_cached(fake: FakeVLLM) -> None:
     llm.invoke(MESSAGES)
     llm.invoke(MESSAGES)
     paths = [(r.method, r.url.path) for r in fake.requests]
+    # models and version are learned once; afterwards one request per invoke
     assert paths == [
         ("GET", "/v1/models"),
+        ("GET", "/version"),
         ("POST", "/v1/chat/completions"),
         ("POST", "/v1/chat/completions"),
     ]
@@ -162,7 +179,7 @@ def test_model_is_discovered_once_and_cached(fake: FakeVLLM) -> None:
     # a second object for the same server reuses what was learned
     other = make(fake)
     other.invoke(MESSAGES)
-    assert [r.method for r in fake.requests].count("GET") == 1
+    assert [r.method for r in fake.requests].count("GET") == 2
 
 
 async def test_model_is_discovered_in_async_and_stream_paths(fake: FakeVLLM) -> None:
@@ -171,7 +188,7 @@ async def test_model_is_discovered_in_async_and_stream_paths(fake: FakeVLLM) -> 
     chunks = [c async for c in make(fake).astream(MESSAGES)]
     assert chunks
     assert fake.chat_bodies()[-1]["model"] == recorded_model()
-    assert [r.method for r in fake.requests].count("GET") == 1
+    assert [r.method for r in fake.requests].count("GET") == 2
 
 
 def test_discovered_model_is_the_langsmith_model_name(fake: FakeVLLM) -> None:
@@ -421,3 +438,334 @@ def test_async_pool_is_per_event_loop() -> None:
     assert len(made) == 2
     # each loop closed its own pool on shutdown; none is kept for a closed loop
     assert len(transport._pools) == 0
+
+
+# ---------------------------------------------------------------- token counting
+
+
+def test_token_counts_come_from_the_servers_tokenizer(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    recorded = load_fixture("tokenize_chat")
+    assert llm.get_num_tokens_from_messages(MESSAGES) == recorded["body"]["count"]
+    sent = json.loads(fake.requests[-1].content)
+    # the chat form, exactly the messages a chat request would carry
+    assert sent == recorded["request"]["json"]
+    assert llm.get_token_ids("Hello world") == load_fixture("tokenize_text")["body"]["tokens"]
+    assert llm.get_num_tokens("Hello world") == len(load_fixture("tokenize_text")["body"]["tokens"])
+    assert json.loads(fake.requests[-1].content) == load_fixture("tokenize_text")["request"]["json"]
+
+
+def test_token_count_matches_the_prompt_tokens_of_the_same_request(fake: FakeVLLM) -> None:
+    # both fixtures were recorded from the real server for the same two messages
+    llm = make(fake, model=recorded_model())
+    usage = llm.invoke(MESSAGES).usage_metadata
+    assert usage is not None
+    assert llm.get_num_tokens_from_messages(MESSAGES) == usage["input_tokens"]
+
+
+async def test_token_count_with_tools_sends_the_tools(fake: FakeVLLM) -> None:
+    recorded = load_fixture("tokenize_chat_tools")
+    tool = recorded["request"]["json"]["tools"][0]
+    llm = make(fake, model=recorded_model())
+    weather = [HumanMessage("What is the weather in Paris?")]
+    count = await llm.aget_num_tokens_from_messages(weather, tools=[tool])
+    assert count == recorded["body"]["count"]
+    sent = json.loads(fake.requests[-1].content)
+    assert sent["tools"] == [tool]
+    assert sent["messages"] == recorded["request"]["json"]["messages"]
+    assert await llm.aget_num_tokens("Hello world") == len(
+        load_fixture("tokenize_text")["body"]["tokens"]
+    )
+
+
+def test_no_tiktoken_is_used(fake: FakeVLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_openai.chat_models.base as openai_base  # noqa: PLC0415
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        msg = "tiktoken must not be used for a vLLM model"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(openai_base.BaseChatOpenAI, "_get_encoding_model", refuse)
+    llm = make(fake, model=recorded_model())
+    assert llm.get_num_tokens("Hello world") > 0
+    assert llm.get_num_tokens_from_messages(MESSAGES) > 0
+
+
+# ---------------------------------------------------------------- errors
+
+
+def vllm_error(status: int, body: dict[str, Any]) -> ChatVLLM:
+    """A ChatVLLM whose server serves model "m" and answers every chat call with an error."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/version":
+            return httpx.Response(200, json={"version": "0.32.0"})
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "m"}]})
+        return httpx.Response(status, json=body)
+
+    transport = httpx.MockTransport(handler)
+    return ChatVLLM(
+        base_url=BASE_URL,
+        model="m",
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+
+
+def test_prompt_too_long_is_a_context_overflow_error(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    with pytest.raises(ContextOverflowError) as caught:
+        llm.invoke("word " * 5000)
+    error = caught.value
+    assert isinstance(error, VLLMContextOverflowError)
+    assert isinstance(error, openai.BadRequestError)
+    assert (error.max_context_tokens, error.prompt_tokens) == (4096, 4097)
+    assert "Shorten the conversation" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("message", "max_context", "prompt"),
+    [
+        (  # vLLM 0.4-0.8
+            (
+                "This model's maximum context length is 2048 tokens. However, you requested "
+                "2100 tokens (2000 in the messages, 100 in the completion). Please reduce the "
+                "length of the messages or completion."
+            ),
+            2048,
+            2000,
+        ),
+        (  # vLLM 0.9-0.11
+            (
+                "This model's maximum context length is 4096 tokens. However, your request has "
+                "5000 input tokens. Please reduce the length of the input messages."
+            ),
+            4096,
+            5000,
+        ),
+        (  # vLLM 0.10 max_tokens check
+            (
+                "'max_tokens' or 'max_completion_tokens' is too large: 500. This model's maximum "
+                "context length is 4096 tokens and your request has 3900 input tokens "
+                "(500 > 4096 - 3900)."
+            ),
+            4096,
+            3900,
+        ),
+        (  # vLLM 0.32, prompt checked in characters before tokenizing
+            (
+                "This model's maximum context length is 4096 tokens. However, your prompt "
+                "contains 90000 characters (more than 81920 characters, which is the upper bound "
+                "for 4096 input tokens). Please reduce the length of the input prompt."
+            ),
+            4096,
+            None,
+        ),
+    ],
+)
+async def test_every_context_length_wording_is_recognised(
+    message: str, max_context: int, prompt: int | None
+) -> None:
+    body = {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}}
+    llm = vllm_error(400, body)
+    with pytest.raises(VLLMContextOverflowError) as caught:
+        await llm.ainvoke("hi")
+    assert (caught.value.max_context_tokens, caught.value.prompt_tokens) == (max_context, prompt)
+    with pytest.raises(ContextOverflowError):
+        list(llm.stream("hi"))
+
+
+def test_too_many_output_tokens_says_the_limit(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    with pytest.raises(VLLMInvalidRequestError, match=r"Pass max_tokens <= 4096") as caught:
+        llm.invoke(MESSAGES, max_tokens=100000)
+    assert isinstance(caught.value, ModelInvalidRequestError)
+
+
+def test_tools_without_a_tool_parser_name_the_flags() -> None:
+    # vLLM's answer when started without --enable-auto-tool-choice (renderers/online_renderer.py)
+    message = (
+        '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+    )
+    llm = vllm_error(
+        400, {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}}
+    )
+    with pytest.raises(VLLMInvalidRequestError) as caught:
+        llm.bind_tools([GetWeather], tool_choice="auto").invoke("Weather in Paris?")
+    text = str(caught.value)
+    assert "--enable-auto-tool-choice --tool-call-parser <parser>" in text
+    assert "method='json_schema'" in text
+    assert isinstance(caught.value, ModelInvalidRequestError)
+
+
+def test_wrong_api_key_says_where_the_key_comes_from() -> None:
+    llm = vllm_error(401, {"error": "Unauthorized"})
+    with pytest.raises(VLLMAuthenticationError, match="VLLM_API_KEY") as caught:
+        llm.invoke("hi")
+    assert isinstance(caught.value, ModelAuthenticationError)
+    assert "EMPTY" not in str(caught.value)
+
+
+def test_other_bad_requests_keep_the_servers_message() -> None:
+    message = "min_p must be in [0, 1], got 2.0."
+    llm = vllm_error(
+        400, {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}}
+    )
+    with pytest.raises(ModelInvalidRequestError, match=r"min_p must be in \[0, 1\]"):
+        llm.invoke("hi", extra_body={"min_p": 2})
+
+
+# ---------------------------------------------------------------- vLLM-only structured output
+
+
+class Answer(enum.Enum):
+    YES = "yes"
+    NO = "no"
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (["yes", "no"], "no"),
+        (("yes", "no"), "no"),
+        (Literal["yes", "no"], "no"),
+        (Answer, Answer.NO),
+    ],
+)
+def test_choice_returns_the_chosen_value(fake: FakeVLLM, schema: Any, expected: Any) -> None:
+    # the recorded answer of the real server to this constraint is "no"
+    assert load_fixture("choice")["body"]["choices"][0]["message"]["content"] == "no"
+    llm = make(fake, model=recorded_model())
+    assert llm.with_structured_output(schema, method="choice").invoke("Sky blue?") == expected
+    assert fake.chat_bodies()[-1]["structured_outputs"] == {"choice": ["yes", "no"]}
+
+
+def test_choice_with_include_raw(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    out = llm.with_structured_output(Answer, method="choice", include_raw=True).invoke("?")
+    assert out["parsed"] is Answer.NO
+    assert out["parsing_error"] is None
+    assert out["raw"].text == "no"
+
+
+@pytest.mark.parametrize(("method", "schema"), [("regex", r"\d+"), ("grammar", 'root ::= "no"')])
+def test_regex_and_grammar_are_sent_and_return_text(
+    fake: FakeVLLM, method: Any, schema: str
+) -> None:
+    llm = make(fake, model=recorded_model())
+    assert llm.with_structured_output(schema, method=method).invoke("?") == "no"
+    assert fake.chat_bodies()[-1]["structured_outputs"] == {method: schema}
+
+
+@pytest.mark.parametrize(
+    ("method", "schema", "message"),
+    [
+        ("choice", [], "takes a list of strings"),
+        ("choice", [1, 2], "takes a list of strings"),
+        ("choice", int, "takes a list of strings"),
+        ("regex", "", "takes a regular expression"),
+        ("regex", "(unclosed", "missing"),
+        ("grammar", None, "takes a grammar"),
+    ],
+)
+def test_bad_constraint_schemas_fail_early(method: Any, schema: Any, message: str) -> None:
+    with pytest.raises((ValueError, re.error), match=message):
+        ChatVLLM().with_structured_output(schema, method=method)
+
+
+def test_json_schema_answer_parses_from_content_not_reasoning() -> None:
+    # a reasoning model: the reasoning is prose, the content is the JSON
+    fake = FakeVLLM(reasoning_fields=("reasoning",))
+    llm = make(fake, model=recorded_model())
+    structured = llm.with_structured_output(
+        {"title": "Capital", "type": "object", "properties": {"city": {"type": "string"}}},
+        include_raw=True,
+    )
+    out = structured.invoke(MESSAGES)
+    assert out["raw"].additional_kwargs["reasoning_content"]
+    # the recorded content is prose, so parsing fails on *content* (not on the reasoning)
+    assert out["parsing_error"] is not None
+    assert "Paris" in out["raw"].text
+
+
+# ---------------------------------------------------------------- multimodal
+
+
+PNG = "iVBORw0KGgo="
+
+
+@pytest.mark.parametrize(
+    ("block", "part"),
+    [
+        (
+            {"type": "image", "url": "https://x/cat.png"},
+            {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+        ),
+        (
+            {"type": "image", "base64": PNG, "mime_type": "image/png"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        ),
+        (
+            {"type": "image", "source_type": "base64", "data": PNG, "mime_type": "image/png"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        ),
+        (
+            {"type": "video", "url": "https://x/clip.mp4"},
+            {"type": "video_url", "video_url": {"url": "https://x/clip.mp4"}},
+        ),
+        (
+            {"type": "video", "base64": "AAAA", "mime_type": "video/mp4"},
+            {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}},
+        ),
+        (
+            {"type": "audio", "url": "https://x/a.ogg"},
+            {"type": "audio_url", "audio_url": {"url": "https://x/a.ogg"}},
+        ),
+        (
+            {"type": "audio", "base64": "UklG", "mime_type": "audio/wav"},
+            {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}},
+        ),
+        (
+            {"type": "audio", "base64": "T2dn", "mime_type": "audio/ogg"},
+            {"type": "audio_url", "audio_url": {"url": "data:audio/ogg;base64,T2dn"}},
+        ),
+    ],
+)
+def test_media_blocks_become_vllm_content_parts(
+    fake: FakeVLLM, block: dict[str, Any], part: dict[str, Any]
+) -> None:
+    llm = make(fake, model=recorded_model())
+    llm.invoke([HumanMessage([{"type": "text", "text": "Describe this."}, block])])
+    content = fake.chat_bodies()[-1]["messages"][0]["content"]
+    assert content == [{"type": "text", "text": "Describe this."}, part]
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"type": "image", "file_id": "file-123"}, "File ids are not supported"),
+        ({"type": "video", "base64": "AAAA"}, "needs a mime_type"),
+    ],
+)
+def test_media_blocks_vllm_cannot_read_fail_early(
+    fake: FakeVLLM, block: dict[str, Any], message: str
+) -> None:
+    llm = make(fake, model=recorded_model())
+    with pytest.raises(ValueError, match=message):
+        llm.invoke([HumanMessage([block])])
+    assert fake.chat_bodies() == []
+
+
+def test_json_schema_is_the_default_and_names_the_schema(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    structured = llm.with_structured_output(GetWeather, include_raw=True)
+    structured.invoke(MESSAGES)
+    response_format = fake.chat_bodies()[-1]["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["name"] == "GetWeather"
+    assert response_format["json_schema"]["strict"] is True
+    llm.with_structured_output(
+        {"name": "city_answer", "schema": {"type": "object"}}, include_raw=True
+    ).invoke(MESSAGES)
+    assert fake.chat_bodies()[-1]["response_format"]["json_schema"]["name"] == "city_answer"

@@ -21,7 +21,7 @@ from langchain_tests.conftest import base_vcr_config
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pytest_recording.plugin import get_default_cassette_name
 
-from langchain_vllm import ChatVLLM
+from langchain_vllm import ChatVLLM, _server
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -141,6 +141,12 @@ class ChatVLLMStandardSuite(ChatModelIntegrationTests):
     @pytest.fixture
     def vcr_config(self) -> dict[str, Any]:
         return self.cassette_config()
+
+    @pytest.fixture(autouse=True)
+    def _learn_server_per_test(self) -> None:
+        """Each test learns the server (models, version) anew, so each cassette holds those
+        lookups and replays the same whatever order the tests run in."""
+        _server.forget()
 
     # ---- What the 135M model cannot do (the marks name the capability).
 

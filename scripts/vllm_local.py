@@ -59,7 +59,9 @@ Usage::
     With LoRA enabled vLLM's CPU backend does not compile the model (without LoRA the
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
-    core). Idle, the two use about 5 GB of RAM.
+    core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
+    load and unload adapters (``/v1/load_lora_adapter``). Idle, the two use about 5 GB of
+    RAM.
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
@@ -827,6 +829,9 @@ def server_env(server: Server, layout: Layout) -> dict[str, str]:
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     env.setdefault("VLLM_CACHE_ROOT", str(layout.home / "vllm-cache"))
     env["VLLM_CPU_OMP_THREADS_BIND"] = _cpu_binds()[server.name]
+    if server.name == "chat":
+        # lets tests load/unload LoRA adapters at runtime (/v1/load_lora_adapter)
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     return env
 
 

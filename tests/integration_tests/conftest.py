@@ -1,8 +1,11 @@
 """Integration tests talk to a real vLLM server.
 
-``VLLM_BASE_URL`` (and ``VLLM_EMBEDDINGS_BASE_URL``) select any running vLLM, e.g. a GPU
-one; when unset, the local CPU servers of ``scripts/vllm_local.py`` are used and started if
-they are not running yet (the first start installs vLLM and prepares the models).
+``VLLM_BASE_URL`` (and ``VLLM_EMBEDDINGS_BASE_URL``, ``VLLM_REASONING_BASE_URL``) select any
+running vLLM, e.g. a GPU one; when unset, the local CPU servers of ``scripts/vllm_local.py``
+are used and started if they are not running yet (the first start installs vLLM and prepares
+the models). The reasoning tests need a server with ``--reasoning-parser``: the local
+``reason`` server, or ``VLLM_REASONING_BASE_URL``; they are skipped, saying so, when
+``VLLM_BASE_URL`` names a server and ``VLLM_REASONING_BASE_URL`` does not.
 """
 
 from __future__ import annotations
@@ -44,6 +47,32 @@ def chat_adapter() -> str | None:
     """A LoRA adapter served next to the model (None if the server serves none)."""
     served = ChatVLLM(base_url=chat_base_url()).served_models()
     return next((m.id for m in served if m.parent == chat_model()), None)
+
+
+LOCAL_REASONING_URL = "http://127.0.0.1:8002/v1"
+"""Where scripts/vllm_local.py serves SmolLM2 with a reasoning parser."""
+
+
+def reasoning_base_url() -> str | None:
+    """The server with a reasoning parser under test (None: none was named)."""
+    explicit = os.environ.get("VLLM_REASONING_BASE_URL")
+    if explicit:
+        return explicit
+    return LOCAL_REASONING_URL if uses_local_server() else None
+
+
+@pytest.fixture(scope="session")
+def reasoning_url() -> str:
+    """A server started with ``--reasoning-parser`` (the local one is started if needed)."""
+    url = reasoning_base_url()
+    if url is None:
+        pytest.skip(
+            "needs a vLLM server started with --reasoning-parser: set VLLM_REASONING_BASE_URL"
+        )
+    if url == LOCAL_REASONING_URL and not os.environ.get("VLLM_REASONING_BASE_URL"):
+        launcher = ROOT / "scripts" / "vllm_local.py"
+        subprocess.run([sys.executable, str(launcher), "start", "reason"], check=True)  # noqa: S603
+    return url
 
 
 @pytest.fixture(scope="session", autouse=True)

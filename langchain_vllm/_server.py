@@ -90,6 +90,11 @@ def root_url(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
     return base.removesuffix("/v1")
 
 
+def cached_models(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[ServedModel, ...] | None:
+    """The served models already learned for ``client``'s server (no network call)."""
+    return _models.get(cache_key(client))
+
+
 def cached_version(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[bool, str | None]:
     """``(known, version)`` from the cache, without a network call."""
     key = cache_key(client)

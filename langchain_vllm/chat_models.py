@@ -450,6 +450,8 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             )
             _http.forget_openai_environment(self.root_async_client, self.default_headers)
             self.async_client = self.root_async_client.chat.completions
+        if (known := _server.cached_models(self.root_async_client)) is not None:
+            self._fill_profile(known)  # what an earlier object learned; no request here
         return self
 
     # ------------------------------------------------------------------ identity
@@ -548,6 +550,12 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
         if self.model_id is None:
             self._discovered_model = _server.default_model(models, self._base_url())
+        self._fill_profile(models)
+
+    def _fill_profile(self, models: tuple[_server.ServedModel, ...]) -> None:
+        """Set ``profile["max_input_tokens"]`` from the model's (or its base's) card."""
+        if self.model_id is None:
+            return
         card = next((m for m in models if m.id == self.model_id), None)
         base = next((m for m in models if card and m.id == card.parent), None)
         max_len = (card and card.max_model_len) or (base and base.max_model_len)

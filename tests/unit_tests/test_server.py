@@ -94,6 +94,12 @@ def test_profile_gets_max_input_tokens_from_the_model_card(fake: FakeVLLM) -> No
     assert llm.profile["max_input_tokens"] == max_len
     assert llm.profile["tool_calling"] is True
     assert llm.profile["structured_output"] is True
+    # a later object for the same server knows it at once, without a request
+    before = len(fake.requests)
+    later = make(fake, model=recorded_model())
+    assert later.profile is not None
+    assert later.profile["max_input_tokens"] == max_len
+    assert len(fake.requests) == before
 
 
 def test_adapter_profile_uses_its_base_models_window() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import os
 import re
 import weakref
@@ -21,6 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import openai
+from pydantic import SecretStr
 
 _FIRST_HTTPX2_SDK = 3  # openai>=3 speaks httpx2
 
@@ -167,3 +169,82 @@ def forget_openai_environment(
         client._custom_headers = dict(default_headers or {})  # noqa: SLF001 - the SDK has no public setter
     if hasattr(client, "_ambient_authorizations"):
         client._ambient_authorizations = frozenset()  # noqa: SLF001
+
+
+def build_clients(  # noqa: PLR0913 - the SDK client options, keyword-only
+    *,
+    base_url: str,
+    api_key: Any,
+    timeout: Any = None,
+    max_retries: int | None = None,
+    default_headers: Mapping[str, str] | None = None,
+    default_query: Mapping[str, object] | None = None,
+    proxy: str | None = None,
+    http_client: Any = None,
+    http_async_client: Any = None,
+) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+    """The openai SDK clients every vLLM class talks through (no network call).
+
+    Args:
+        base_url: Server URL with ``/v1``.
+        api_key: A ``SecretStr``, or a callable returning the key (sync or async).
+        timeout: Request timeout (seconds or an ``httpx.Timeout``).
+        max_retries: The SDK's retries (connection errors, 408/409/429/5xx).
+        default_headers: Headers for every request.
+        default_query: Query parameters for every request.
+        proxy: Explicit proxy URL (``OPENAI_PROXY`` and friends are not read).
+        http_client: Your own ``httpx.Client`` (then ``proxy`` must be ``None``).
+        http_async_client: Your own ``httpx.AsyncClient``.
+
+    Returns:
+        The sync client (``None`` when the key is an async-only callable) and the async one.
+
+    Raises:
+        ValueError: ``proxy`` given together with an HTTP client.
+    """
+    if proxy and (http_client or http_async_client):
+        msg = "Pass either openai_proxy or http_client/http_async_client, not both."
+        raise ValueError(msg)
+    sync_key, async_key = split_api_key(api_key)
+    params: dict[str, Any] = {
+        "base_url": base_url,
+        "timeout": timeout,
+        "default_headers": default_headers,
+        "default_query": default_query,
+    }
+    if max_retries is not None:
+        params["max_retries"] = max_retries
+    sync_client = None
+    if sync_key is not None:
+        sync_client = openai.OpenAI(
+            **params,
+            api_key=sync_key,
+            http_client=http_client or sync_http_client(base_url, timeout, proxy),
+        )
+        forget_openai_environment(sync_client, default_headers)
+    async_client = openai.AsyncOpenAI(
+        **params,
+        api_key=async_key,
+        http_client=http_async_client or async_http_client(base_url, timeout, proxy),
+    )
+    forget_openai_environment(async_client, default_headers)
+    return sync_client, async_client
+
+
+def split_api_key(key: Any) -> tuple[Any, Any]:
+    """The API key in the forms the sync and async SDK clients accept.
+
+    A ``SecretStr`` serves both; a sync callable is wrapped for the async client; an async
+    callable serves only the async client (the sync form is ``None``).
+    """
+    if isinstance(key, SecretStr):
+        value = key.get_secret_value()
+        return value, value
+    if inspect.iscoroutinefunction(key):
+        return None, key
+    sync_key = key
+
+    async def async_key() -> str:
+        return str(sync_key())
+
+    return sync_key, async_key

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from langchain_vllm.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,7 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
     - Connection failure (not a timeout) → :class:`VLLMConnectionError` naming ``base_url``.
     """
     served = tuple(served)
-    if isinstance(error, openai.NotFoundError) and served:
+    if isinstance(error, openai.NotFoundError) and served and _about_model(error):
         failure = VLLMModelNotFoundError(
             message=(
                 f"{error.message} The vLLM server at {base_url} serves {describe(served)}. "
@@ -433,3 +434,42 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
     ):
         return connection_error(base_url, error)
     return error
+
+
+def _about_model(error: openai.NotFoundError) -> bool:
+    """Whether a 404 is vLLM's "the model does not exist" (not a missing route)."""
+    return "model" in error.message.lower()
+
+
+@contextmanager
+def explained_errors(client: openai.OpenAI | None, base_url: str) -> Iterator[None]:
+    """Re-raise SDK errors from the block as the errors :func:`explain_error` makes.
+
+    For an unknown model the served models are fetched again (through ``client``) so the
+    error lists what the server serves now.
+    """
+    try:
+        yield
+    except (openai.APIStatusError, openai.APIConnectionError) as error:
+        served: tuple[ServedModel, ...] = ()
+        if isinstance(error, openai.NotFoundError) and client is not None and _about_model(error):
+            served = served_models(client, refresh=True)
+        explained = explain_error(error, base_url, served)
+        if explained is error:
+            raise
+        raise explained from error
+
+
+@asynccontextmanager
+async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncIterator[None]:
+    """Async twin of :func:`explained_errors`."""
+    try:
+        yield
+    except (openai.APIStatusError, openai.APIConnectionError) as error:
+        served: tuple[ServedModel, ...] = ()
+        if isinstance(error, openai.NotFoundError) and _about_model(error):
+            served = await aserved_models(client, refresh=True)
+        explained = explain_error(error, base_url, served)
+        if explained is error:
+            raise
+        raise explained from error

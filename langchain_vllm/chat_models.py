@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import enum
-import inspect
 import re
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
-import openai
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import JsonOutputParser
 from langchain_core.runnables import RunnableLambda, RunnableMap, RunnablePassthrough
@@ -25,6 +22,9 @@ from langchain_vllm import _http, _server, _tools, _wire
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
+    import openai
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
@@ -419,37 +419,24 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             self.openai_api_base = DEFAULT_BASE_URL
         if self.openai_api_key is None:
             self.openai_api_key = SecretStr(DEFAULT_API_KEY)
-        base_url = self.openai_api_base
-        sync_key, async_key = _split_api_key(self.openai_api_key)
-        client_params: dict[str, Any] = {
-            "base_url": base_url,
-            "timeout": self.request_timeout,
-            "default_headers": self.default_headers,
-            "default_query": self.default_query,
-        }
-        if self.max_retries is not None:
-            client_params["max_retries"] = self.max_retries
-        if self.openai_proxy and (self.http_client or self.http_async_client):
-            msg = "Pass either openai_proxy or http_client/http_async_client, not both."
-            raise ValueError(msg)
-        if not self.client and sync_key is not None:
-            http_client = self.http_client or _http.sync_http_client(
-                base_url, self.request_timeout, self.openai_proxy
+        if not self.client or not self.async_client:
+            sync_client, async_client = _http.build_clients(
+                base_url=self.openai_api_base,
+                api_key=self.openai_api_key,
+                timeout=self.request_timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                default_query=self.default_query,
+                proxy=self.openai_proxy,
+                http_client=self.http_client,
+                http_async_client=self.http_async_client,
             )
-            self.root_client = openai.OpenAI(
-                **client_params, api_key=sync_key, http_client=http_client
-            )
-            _http.forget_openai_environment(self.root_client, self.default_headers)
-            self.client = self.root_client.chat.completions
-        if not self.async_client:
-            http_async_client = self.http_async_client or _http.async_http_client(
-                base_url, self.request_timeout, self.openai_proxy
-            )
-            self.root_async_client = openai.AsyncOpenAI(
-                **client_params, api_key=async_key, http_client=http_async_client
-            )
-            _http.forget_openai_environment(self.root_async_client, self.default_headers)
-            self.async_client = self.root_async_client.chat.completions
+            if not self.client and sync_client is not None:
+                self.root_client = sync_client
+                self.client = sync_client.chat.completions
+            if not self.async_client:
+                self.root_async_client = async_client
+                self.async_client = async_client.chat.completions
         if (known := _server.cached_models(self.root_async_client)) is not None:
             self._fill_profile(known)  # what an earlier object learned; no request here
         return self
@@ -810,36 +797,18 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             async for chunk in super()._astream(*args, **kwargs):
                 yield chunk
 
-    @contextmanager
-    def _explained_errors(self) -> Iterator[None]:
-        """Re-raise server errors as the langchain-core error that says what to do.
+    def _explained_errors(self) -> AbstractContextManager[None]:
+        """Server errors re-raised as errors that say what to do (``_server.explain_error``).
 
-        See ``_server.explain_error``: unknown model (lists the served ids), prompt too long
-        (``ContextOverflowError``), missing tool parser (names the flags), wrong API key,
-        unreachable server (names the URL).
+        Unknown model (lists the served ids), prompt too long (``ContextOverflowError``),
+        missing tool or reasoning parser (names the flag), wrong API key, unreachable
+        server (names the URL).
         """
-        try:
-            yield
-        except (openai.APIStatusError, openai.APIConnectionError) as error:
-            needs_models = isinstance(error, openai.NotFoundError)
-            served = self._served_models(refresh=True) if needs_models else ()
-            explained = _server.explain_error(error, self._base_url(), served)
-            if explained is error:
-                raise
-            raise explained from error
+        return _server.explained_errors(self.root_client, self._base_url())
 
-    @asynccontextmanager
-    async def _aexplained_errors(self) -> AsyncIterator[None]:
+    def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
         """Async twin of :meth:`_explained_errors`."""
-        try:
-            yield
-        except (openai.APIStatusError, openai.APIConnectionError) as error:
-            needs_models = isinstance(error, openai.NotFoundError)
-            served = await self._aserved_models(refresh=True) if needs_models else ()
-            explained = _server.explain_error(error, self._base_url(), served)
-            if explained is error:
-                raise
-            raise explained from error
+        return _server.aexplained_errors(self.root_async_client, self._base_url())
 
     # ------------------------------------------------------------------ responses
 
@@ -1160,20 +1129,3 @@ def _json_schema_format(
         **({"strict": strict} if strict is not None else {}),
     }
     return {"type": "json_schema", "json_schema": json_schema}, JsonOutputParser()
-
-
-def _split_api_key(
-    key: ApiKey,
-) -> tuple[str | Callable[[], str] | None, str | Callable[[], Awaitable[str]]]:
-    """Return the API key in the forms the sync and async SDK clients accept."""
-    if isinstance(key, SecretStr):
-        value = key.get_secret_value()
-        return value, value
-    if inspect.iscoroutinefunction(key):
-        return None, key
-    sync_key = cast("Callable[[], str]", key)
-
-    async def async_key() -> str:
-        return sync_key()
-
-    return sync_key, async_key

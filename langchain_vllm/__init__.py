@@ -3,6 +3,7 @@
 from importlib import metadata
 
 from langchain_vllm.chat_models import ChatVLLM
+from langchain_vllm.embeddings import VLLMEmbeddings
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
     VLLMConnectionError,
@@ -10,7 +11,13 @@ from langchain_vllm.errors import (
     VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
+    VLLMNotFoundError,
+    VLLMRateLimitError,
+    VLLMServerError,
+    VLLMTimeoutError,
 )
+from langchain_vllm.llms import VLLMCompletions
+from langchain_vllm.rerank import VLLMRerank
 from langchain_vllm.sampling import VLLMSamplingParams
 
 try:
@@ -21,11 +28,18 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 __all__ = [
     "ChatVLLM",
     "VLLMAuthenticationError",
+    "VLLMCompletions",
     "VLLMConnectionError",
     "VLLMContextOverflowError",
+    "VLLMEmbeddings",
     "VLLMInvalidRequestError",
     "VLLMModelNotFoundError",
     "VLLMModelSelectionError",
+    "VLLMNotFoundError",
+    "VLLMRateLimitError",
+    "VLLMRerank",
     "VLLMSamplingParams",
+    "VLLMServerError",
+    "VLLMTimeoutError",
     "__version__",
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import openai
+from langchain_core.exceptions import ModelError
 
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
@@ -25,6 +26,10 @@ from langchain_vllm.errors import (
     VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
+    VLLMNotFoundError,
+    VLLMRateLimitError,
+    VLLMServerError,
+    VLLMTimeoutError,
 )
 
 if TYPE_CHECKING:
@@ -350,9 +355,9 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
     if context := _CONTEXT.search(message):
         overflow = VLLMContextOverflowError(
             message=(
-                f"{message} (server {base_url}). Shorten the conversation, trim or summarize "
-                "earlier messages, lower max_tokens, or serve the model with a larger "
-                "--max-model-len."
+                f"{message} (server {base_url}). Shorten the input (chat: trim or summarize "
+                "earlier messages, lower max_tokens; embeddings and rerank: set "
+                "truncate_prompt_tokens), or serve the model with a larger --max-model-len."
             ),
             response=error.response,
             body=error.body,
@@ -383,15 +388,18 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             body=error.body,
         )
     if too_long := _OUTPUT_TOO_LONG.search(message):
-        return VLLMInvalidRequestError(
-            message=(
-                f"{message} Pass max_tokens <= {too_long.group(3)} (the server's "
-                "max_model_len), including room for the prompt."
-            ),
-            response=error.response,
-            body=error.body,
+        message = (
+            f"{message} Pass max_tokens <= {too_long.group(3)} (the server's max_model_len), "
+            "including room for the prompt."
         )
-    return error
+    elif "matryoshka" in message.lower():
+        message = (
+            f"{message} Leave dimensions unset for this model, or serve a Matryoshka "
+            "embedding model to get shorter vectors."
+        )
+    elif isinstance(error, ModelError):
+        return error  # already in langchain-core's taxonomy (langchain-openai wrapped it)
+    return VLLMInvalidRequestError(message=message, response=error.response, body=error.body)
 
 
 def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel] = ()) -> Exception:
@@ -429,10 +437,28 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
             response=error.response,
             body=error.body,
         )
-    if isinstance(error, openai.APIConnectionError) and not isinstance(
-        error, openai.APITimeoutError
-    ):
+    return _in_taxonomy(error, base_url)
+
+
+_STATUS_ERRORS: tuple[tuple[type[openai.APIStatusError], type[openai.APIStatusError]], ...] = (
+    (openai.RateLimitError, VLLMRateLimitError),
+    (openai.InternalServerError, VLLMServerError),
+    (openai.NotFoundError, VLLMNotFoundError),
+)
+
+
+def _in_taxonomy(error: Exception, base_url: str) -> Exception:
+    """The remaining SDK errors as langchain-core's (timeouts, connection, 429, 5xx, 404)."""
+    if isinstance(error, ModelError):
+        return error
+    if isinstance(error, openai.APITimeoutError):
+        return VLLMTimeoutError(request=error.request)
+    if isinstance(error, openai.APIConnectionError):
         return connection_error(base_url, error)
+    if isinstance(error, openai.APIStatusError):
+        for sdk_class, ours in _STATUS_ERRORS:
+            if isinstance(error, sdk_class):
+                return ours(message=error.message, response=error.response, body=error.body)
     return error
 
 

@@ -164,30 +164,34 @@ def _reject_legacy_guided(body: dict[str, Any], wire: WireFormat) -> None:
         raise ValueError(msg)
 
 
-def finish_chat_payload(
+def finish_payload(
     payload: dict[str, Any],
     *,
     model: str | None,
     wire: WireFormat,
     vllm_fields: dict[str, Any],
+    endpoint: str = "chat",
 ) -> dict[str, Any]:
-    """Finish a Chat Completions request body built by ChatOpenAI for a vLLM server.
+    """Finish a request body (OpenAI-shaped) for a vLLM server.
 
     Args:
-        payload: The body ChatOpenAI built (modified in place and returned).
+        payload: The body built so far (modified in place and returned).
         model: The model id to send when the caller did not override it per call.
         wire: The server's wire format.
         vllm_fields: vLLM-only fields (typed fields merged with per-call values); they go in
             ``extra_body``, where the user's own ``extra_body`` values win.
+        endpoint: ``"chat"`` (``/v1/chat/completions``, whose output-length field changed
+            name) or ``"completions"`` (``/v1/completions``: always ``max_tokens``).
 
     Raises:
         ValueError: The request uses a constraint field the server would ignore.
     """
     if payload.get("model") is None and model is not None:
         payload["model"] = model
+    length_field = wire.max_tokens_field if endpoint == "chat" else "max_tokens"
     for name in ("max_tokens", "max_completion_tokens"):
-        if name in payload and name != wire.max_tokens_field:
-            payload[wire.max_tokens_field] = payload.pop(name)
+        if name in payload and name != length_field:
+            payload[length_field] = payload.pop(name)
     extra: dict[str, Any] = {
         key: value for key, value in vllm_fields.items() if key != "structured_outputs"
     }

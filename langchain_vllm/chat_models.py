@@ -19,6 +19,7 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _tools, _wire
+from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
     from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
-
-DEFAULT_BASE_URL = "http://localhost:8000/v1"
-"""Where ``vllm serve`` listens by default."""
-
-DEFAULT_API_KEY = "EMPTY"
-"""What vLLM accepts when it was started without ``--api-key``."""
 
 _PROVIDER = "vllm"
 
@@ -731,7 +726,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             payload["messages"] = _with_reasoning_history(
                 messages, payload["messages"], history, wire
             )
-        return _wire.finish_chat_payload(
+        return _wire.finish_payload(
             payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
         )
 

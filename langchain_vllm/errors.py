@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from langchain_core.exceptions import (
     ContextOverflowError,
+    ModelAPIError,
     ModelAuthenticationError,
     ModelConnectionError,
     ModelInvalidRequestError,
     ModelNotFoundError,
+    ModelRateLimitError,
+    ModelTimeoutError,
 )
-from openai import APIConnectionError, AuthenticationError, BadRequestError, NotFoundError
+from openai import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    NotFoundError,
+    RateLimitError,
+)
 
 
 class VLLMModelNotFoundError(NotFoundError, ModelNotFoundError):
@@ -53,3 +64,19 @@ class VLLMInvalidRequestError(BadRequestError, ModelInvalidRequestError):
 
 class VLLMAuthenticationError(AuthenticationError, ModelAuthenticationError):
     """The server was started with ``--api-key`` and the key sent does not match."""
+
+
+class VLLMNotFoundError(NotFoundError, ModelNotFoundError):
+    """404 for something other than the model (e.g. an endpoint the server does not have)."""
+
+
+class VLLMRateLimitError(RateLimitError, ModelRateLimitError):
+    """429: the server (or a router in front of it) is overloaded; retry later."""
+
+
+class VLLMServerError(InternalServerError, ModelAPIError):
+    """5xx: the server failed (an engine error, or a router with no healthy replica)."""
+
+
+class VLLMTimeoutError(APITimeoutError, ModelTimeoutError):
+    """The request timed out (raise ``timeout``, or ask for fewer tokens)."""

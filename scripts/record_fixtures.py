@@ -54,6 +54,7 @@ def main() -> None:
     """Record every fixture against ``--base-url``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument("--embeddings-base-url", default="http://127.0.0.1:8001/v1")
     args = parser.parse_args()
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with httpx.Client(base_url=args.base_url, timeout=120) as client:
@@ -133,6 +134,56 @@ def main() -> None:
                 "structured_outputs": {"choice": ["yes", "no"]},
                 "temperature": 0,
             },
+        )
+        completion = {"model": model, "prompt": "The capital of France is", "max_tokens": 8}
+        _record(client, "completion", "POST", "/completions", {**completion, "temperature": 0})
+        _record(
+            client,
+            "completion_stream",
+            "POST",
+            "/completions",
+            {**completion, "temperature": 0, **stream},
+        )
+    _record_pooling(args.embeddings_base_url)
+
+
+def _record_pooling(base_url: str) -> None:
+    """Fixtures of the embedding server: embeddings, rerank, score, and its errors."""
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        models = client.get("/models").json()
+        model = models["data"][0]["id"]
+        root = base_url.removesuffix("/v1")
+        _record(client, "embed_models", "GET", "/models")
+        texts = ["Paris is the capital of France.", "I like pizza."]
+        _record(
+            client,
+            "embeddings",
+            "POST",
+            "/embeddings",
+            {"model": model, "input": texts, "encoding_format": "float"},
+        )
+        _record(
+            client,
+            "embeddings_dimensions",
+            "POST",
+            "/embeddings",
+            {"model": model, "input": texts, "encoding_format": "float", "dimensions": 8},
+        )
+        query = "What is the capital of France?"
+        documents = ["I like pizza.", "Paris is the capital of France.", "Bananas are yellow."]
+        _record(
+            client,
+            "rerank",
+            "POST",
+            f"{root}/rerank",
+            {"model": model, "query": query, "documents": documents},
+        )
+        _record(
+            client,
+            "score",
+            "POST",
+            f"{root}/score",
+            {"model": model, "text_1": query, "text_2": documents},
         )
 
 

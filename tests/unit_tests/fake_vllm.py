@@ -7,12 +7,17 @@ it and keeps every request it saw, so tests can assert on the wire traffic.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_vllm._http import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "http://vllm.test:8000/v1"
@@ -37,6 +42,10 @@ def lora_card(name: str, parent: str) -> dict[str, Any]:
     return card
 
 
+def _NOT_FOUND() -> httpx.Response:  # noqa: N802 - reads as the constant answer it is
+    return httpx.Response(404, json={"detail": "Not Found"})
+
+
 REASONING = "The user asks for a capital city. France's capital is Paris."
 """Reasoning text the fake adds when asked to answer like a server with a reasoning parser."""
 
@@ -55,6 +64,9 @@ class FakeVLLM:
             answer gets ``REASONING`` under each of these names (``("reasoning",)`` for
             current vLLM, ``("reasoning_content",)`` for 0.8-0.11.0, both for 0.11.1+ to
             0.16), in the message or, streaming, in deltas before the content.
+        pooling: Answer like the embedding server (all-MiniLM-L6-v2): its model list,
+            ``/v1/embeddings``, ``/rerank`` and ``/score``. ``routes_missing`` lists paths
+            to answer 404 for (an older server).
     """
 
     def __init__(
@@ -63,8 +75,11 @@ class FakeVLLM:
         *,
         version: str | None = "0.32.0",
         reasoning_fields: tuple[str, ...] = (),
+        pooling: bool = False,
     ) -> None:
-        self.models_body = copy.deepcopy(load("models")["body"])
+        self.models_body = copy.deepcopy(load("embed_models" if pooling else "models")["body"])
+        self.pooling = pooling
+        self.routes_missing: set[str] = set()
         if models is not None:
             self.models_body["data"] = models
         self.version = version
@@ -78,23 +93,61 @@ class FakeVLLM:
         return [card["id"] for card in self.models_body["data"]]
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        """Route one request."""
+        """Route one request the way vLLM's routes would answer it."""
         self.requests.append(request)
         if self.fail_with is not None:
             raise self.fail_with
         path = request.url.path
-        if request.method == "GET" and path.endswith("/models"):
-            return httpx.Response(200, json=self.models_body)
-        if request.method == "GET" and path == "/version" and self.version is not None:
-            return httpx.Response(200, json={"version": self.version})
-        if request.method == "POST" and path == "/tokenize":
-            body = json.loads(request.content)
-            if "prompt" in body:
-                return self._fixture("tokenize_text")
-            return self._fixture("tokenize_chat_tools" if body.get("tools") else "tokenize_chat")
-        if request.method == "POST" and path.endswith("/chat/completions"):
-            return self._chat(json.loads(request.content))
-        return httpx.Response(404, json={"detail": "Not Found"})
+        if path in self.routes_missing:
+            return _NOT_FOUND()
+        if request.method == "GET":
+            if path == "/v1/models":
+                return httpx.Response(200, json=self.models_body)
+            if path == "/version" and self.version is not None:
+                return httpx.Response(200, json={"version": self.version})
+            return _NOT_FOUND()
+        route: Callable[[dict[str, Any]], httpx.Response] | None = {
+            "/tokenize": self._tokenize,
+            "/v1/chat/completions": self._chat,
+            "/v1/completions": self._completions,
+            "/v1/embeddings": self._embeddings,
+            "/rerank": lambda _: self._fixture("rerank"),
+            "/score": lambda _: self._fixture("score"),
+        }.get(path)
+        return route(json.loads(request.content)) if route else _NOT_FOUND()
+
+    def _tokenize(self, body: dict[str, Any]) -> httpx.Response:
+        if "prompt" in body:
+            return self._fixture("tokenize_text")
+        return self._fixture("tokenize_chat_tools" if body.get("tools") else "tokenize_chat")
+
+    def _completions(self, body: dict[str, Any]) -> httpx.Response:
+        """The recorded completion for each prompt of a prompt list (choice i: prompt i)."""
+        if body.get("model") not in self.served_ids:
+            return self._fixture("model_not_found")
+        if body.get("stream"):
+            return self._fixture("completion_stream")
+        answer = copy.deepcopy(load("completion")["body"])
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        choice = answer["choices"][0]
+        answer["choices"] = [{**choice, "index": i} for i in range(len(prompts))]
+        return httpx.Response(200, json=answer)
+
+    def _embeddings(self, body: dict[str, Any]) -> httpx.Response:
+        """The recorded vectors, one per input text (cycled), in the encoding asked for."""
+        if body.get("dimensions") is not None:
+            return self._fixture("embeddings_dimensions")
+        recorded = load("embeddings")["body"]
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        answer = copy.deepcopy(recorded)
+        vectors = [item["embedding"] for item in recorded["data"]]
+        answer["data"] = []
+        for index, _ in enumerate(texts):
+            vector = vectors[index % len(vectors)]
+            if body.get("encoding_format") == "base64":  # what vLLM does: float32, little end.
+                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            answer["data"].append({"index": index, "object": "embedding", "embedding": vector})
+        return httpx.Response(200, json=answer)
 
     def _chat(self, body: dict[str, Any]) -> httpx.Response:
         if body.get("model") not in self.served_ids:

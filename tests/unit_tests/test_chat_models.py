@@ -521,7 +521,7 @@ def test_prompt_too_long_is_a_context_overflow_error(fake: FakeVLLM) -> None:
     assert isinstance(error, VLLMContextOverflowError)
     assert isinstance(error, openai.BadRequestError)
     assert (error.max_context_tokens, error.prompt_tokens) == (4096, 4097)
-    assert "Shorten the conversation" in str(error)
+    assert "trim or summarize earlier messages" in str(error)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,166 @@
+"""Connection settings shared by VLLMEmbeddings, VLLMRerank and VLLMCompletions.
+
+The same defaults as ChatVLLM (``VLLM_API_KEY`` or ``"EMPTY"``, the model discovered from
+``/v1/models``), the same pooled, ``OPENAI_*``-free SDK clients (``_http``), the same server
+knowledge (``_server``) and the same explained errors. Nothing is fetched at construction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Self
+
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_vllm import _http, _server, _wire
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
+    import openai
+
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
+"""Where ``vllm serve`` listens by default."""
+
+DEFAULT_API_KEY = "EMPTY"
+"""What vLLM accepts when it was started without ``--api-key``."""
+
+
+def base_url_from_env(*names: str) -> Any:
+    """A default factory reading the first set variable of ``names``, else localhost."""
+    return from_env(list(names), default=DEFAULT_BASE_URL)
+
+
+class VLLMEndpoint(BaseModel):
+    """Where a vLLM server is and how to talk to it; the base of the companion classes."""
+
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
+    )
+
+    model: str | None = None
+    """Served model id; discovered from ``/v1/models`` on first use when omitted (the
+    server's only base model)."""
+
+    base_url: str = Field(default_factory=base_url_from_env("VLLM_BASE_URL"))
+    """Server URL including ``/v1``."""
+
+    api_key: SecretStr = Field(
+        default_factory=secret_from_env("VLLM_API_KEY", default=DEFAULT_API_KEY)
+    )
+    """``--api-key`` of the server; default from ``VLLM_API_KEY``, else ``"EMPTY"``."""
+
+    timeout: float | None = None
+    """Request timeout in seconds (the openai SDK's default when ``None``)."""
+
+    max_retries: int = 2
+    """Retries on connection errors and 408/409/429/5xx answers."""
+
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request (e.g. a routing or session header)."""
+
+    proxy: str | None = None
+    """Explicit HTTP proxy (``OPENAI_PROXY`` is not read)."""
+
+    http_client: Any = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (of the library the openai SDK uses)."""
+
+    http_async_client: Any = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient``."""
+
+    _client: openai.OpenAI | None = PrivateAttr(default=None)
+    _async_client: openai.AsyncOpenAI | None = PrivateAttr(default=None)
+    _discovered_model: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_clients(self) -> Self:
+        self._client, self._async_client = _http.build_clients(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            proxy=self.proxy,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        return self
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The sync openai SDK client for the server."""
+        if self._client is None:  # pragma: no cover - keys are always SecretStr here
+            msg = "No sync client."
+            raise RuntimeError(msg)
+        return self._client
+
+    @property
+    def async_client(self) -> openai.AsyncOpenAI:
+        """The async openai SDK client for the server."""
+        if self._async_client is None:  # pragma: no cover - built by the validator
+            msg = "No async client."
+            raise RuntimeError(msg)
+        return self._async_client
+
+    @property
+    def model_id(self) -> str | None:
+        """The model requests go to: ``model`` if given, else the discovered one (if known)."""
+        return self.model or self._discovered_model
+
+    def _base_url(self) -> str:
+        return self.base_url.rstrip("/")
+
+    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Models the server serves (cached per base URL)."""
+        return list(_server.served_models(self.client, refresh=refresh))
+
+    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Async twin of :meth:`served_models`."""
+        return list(await _server.aserved_models(self.async_client, refresh=refresh))
+
+    def server_version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``None`` when it has no ``/version``), cached."""
+        return _server.server_version(self.client, refresh=refresh)
+
+    async def aserver_version(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`server_version`."""
+        return await _server.aserver_version(self.async_client, refresh=refresh)
+
+    def _resolved_model(self) -> str:
+        """``model``, or the server's only base model (asked once per base URL)."""
+        if self.model_id is None:
+            models = _server.served_models(self.client)
+            self._discovered_model = _server.default_model(models, self._base_url())
+        return str(self.model_id)
+
+    async def _aresolved_model(self) -> str:
+        """Async twin of :meth:`_resolved_model`."""
+        if self.model_id is None:
+            models = await _server.aserved_models(self.async_client)
+            self._discovered_model = _server.default_model(models, self._base_url())
+        return str(self.model_id)
+
+    def _learn(self) -> str:
+        """The model to use, with the server's version learned (both once per base URL)."""
+        model = self._resolved_model()
+        _server.server_version(self.client)
+        return model
+
+    async def _alearn(self) -> str:
+        """Async twin of :meth:`_learn`."""
+        model = await self._aresolved_model()
+        await _server.aserver_version(self.async_client)
+        return model
+
+    def _wire_format(self) -> _wire.WireFormat:
+        """The server's wire format (the newest until its version is known)."""
+        known, version = _server.cached_version(self.async_client)
+        return _wire.wire_format(version) if known else _wire.NEWEST
+
+    def _explained_errors(self) -> AbstractContextManager[None]:
+        """SDK errors re-raised as the package's explained errors."""
+        return _server.explained_errors(self.client, self._base_url())
+
+    def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
+        """Async twin of :meth:`_explained_errors`."""
+        return _server.aexplained_errors(self.async_client, self._base_url())

@@ -49,6 +49,24 @@ def chat_adapter() -> str | None:
     return next((m.id for m in served if m.parent == chat_model()), None)
 
 
+LOCAL_EMBEDDINGS_URL = "http://127.0.0.1:8001/v1"
+"""Where scripts/vllm_local.py serves all-MiniLM-L6-v2 (embeddings, /rerank, /score)."""
+
+
+def embeddings_base_url() -> str:
+    """The pooling server under test."""
+    return os.environ.get("VLLM_EMBEDDINGS_BASE_URL") or LOCAL_EMBEDDINGS_URL
+
+
+@pytest.fixture(scope="session")
+def embeddings_url() -> str:
+    """The embedding server (the local one is started if needed)."""
+    if not os.environ.get("VLLM_EMBEDDINGS_BASE_URL"):
+        launcher = ROOT / "scripts" / "vllm_local.py"
+        subprocess.run([sys.executable, str(launcher), "start", "embed"], check=True)  # noqa: S603
+    return embeddings_base_url()
+
+
 LOCAL_REASONING_URL = "http://127.0.0.1:8002/v1"
 """Where scripts/vllm_local.py serves SmolLM2 with a reasoning parser."""
 

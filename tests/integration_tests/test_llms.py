@@ -1,0 +1,77 @@
+"""VLLMCompletions against the real chat server's ``/v1/completions``."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.prompts import PromptTemplate
+
+from langchain_vllm import VLLMCompletions
+from tests.integration_tests.conftest import chat_base_url, chat_model
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import LanguageModelInput
+
+PROMPT = "The capital of France is"
+
+
+def llm(**kwargs: Any) -> VLLMCompletions:
+    defaults: dict[str, Any] = {"max_tokens": 12, "temperature": 0}
+    return VLLMCompletions(base_url=chat_base_url(), **{**defaults, **kwargs})
+
+
+def test_invoke_generate_and_usage() -> None:
+    model = llm()
+    text = model.invoke(PROMPT)
+    assert text.strip()
+    result = model.generate([PROMPT])
+    assert result.generations[0][0].text == text  # greedy: the same text
+    assert result.llm_output is not None
+    usage = result.llm_output["token_usage"]
+    assert usage["completion_tokens"] == 12
+    assert usage["total_tokens"] == usage["prompt_tokens"] + 12
+    assert result.llm_output["model_name"] == chat_model()
+
+
+def test_batch_answers_each_prompt_in_order() -> None:
+    prompts: list[LanguageModelInput] = [
+        PROMPT,
+        "The capital of Italy is",
+        "The capital of Spain is",
+    ]
+    model = llm()
+    batched = model.batch(prompts)
+    assert batched == [model.invoke(p) for p in prompts]
+
+
+def test_stream_equals_invoke_and_reports_usage() -> None:
+    model = llm()
+    chunks = list(model.stream(PROMPT))
+    assert "".join(chunks) == model.invoke(PROMPT)
+    streamed = llm(streaming=True).generate([PROMPT])
+    info = streamed.generations[0][0].generation_info
+    assert info is not None
+    assert info["usage"]["completion_tokens"] == 12
+
+
+async def test_async_invoke_and_stream() -> None:
+    model = llm()
+    text = await model.ainvoke(PROMPT)
+    assert "".join([c async for c in model.astream(PROMPT)]) == text
+
+
+def test_constraints_and_sampling_fields() -> None:
+    picked = llm().invoke("My favourite color is", structured_outputs={"choice": ["red", "blue"]})
+    assert picked in ("red", "blue")
+    digits = llm(structured_outputs={"regex": r"[0-9]{4}"}).invoke("The year is")
+    assert re.fullmatch(r"[0-9]{4}", digits)
+    long = llm(max_tokens=20).generate([PROMPT], min_tokens=20, return_token_ids=True)
+    info = long.generations[0][0].generation_info
+    assert info is not None
+    assert len(info["token_ids"]) == 20
+
+
+def test_prompt_template_chain() -> None:
+    chain = PromptTemplate.from_template("The capital of {country} is") | llm()
+    assert chain.invoke({"country": "France"}).strip()

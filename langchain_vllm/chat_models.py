@@ -8,9 +8,16 @@ import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
-from langchain_core.messages import AIMessage
+import openai
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.output_parsers import JsonOutputParser
-from langchain_core.runnables import RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    RunnableConfig,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
+from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_function
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -25,17 +32,19 @@ from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
-    import openai
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
-    from langchain_core.messages import AIMessageChunk, BaseMessage
+    from langchain_core.messages import BaseMessage
     from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
 _PROVIDER = "vllm"
+
+MAX_BATCH_CONCURRENCY = 256
+"""Threads a sync ``batch`` uses at most when ``max_concurrency`` is not given."""
 
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
@@ -701,6 +710,27 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         async for chunk in super().astream(*args, **kwargs):
             yield chunk
 
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Run ``inputs`` at once, so vLLM batches them (it schedules requests together).
+
+        LangChain's default runs a sync batch on a small thread pool (6 threads on a
+        2-core machine), leaving the server's batching mostly idle. Without an explicit
+        ``max_concurrency`` every input gets its own thread (up to
+        ``MAX_BATCH_CONCURRENCY``); pass ``config={"max_concurrency": n}`` to limit it.
+        """
+        configs = get_config_list(config, len(inputs))
+        if inputs and all(c.get("max_concurrency") is None for c in configs):
+            threads = min(len(inputs), MAX_BATCH_CONCURRENCY)
+            configs = [{**c, "max_concurrency": threads} for c in configs]
+        return super().batch(inputs, configs, return_exceptions=return_exceptions, **kwargs)
+
     # ------------------------------------------------------------------ requests
 
     def _use_responses_api(self, payload: dict[str, Any]) -> bool:
@@ -763,6 +793,32 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             _wire.check_structured_outputs(fields["structured_outputs"])
         return fields, history
 
+    # Chat Completions calls read the server's JSON as plain dicts: the openai SDK still does
+    # HTTP, SSE, retries and errors, but building its pydantic response objects (which
+    # ChatOpenAI turns straight back into dicts) cost more client CPU than the rest of a
+    # call (measured in scripts/bench.py). Cases ChatOpenAI handles differently (Responses
+    # API, SDK-parsed Pydantic response_format) go through ChatOpenAI.
+
+    def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
+        response_format = kwargs.get("response_format")
+        return not (
+            self._use_responses_api(kwargs)
+            or (isinstance(response_format, type) and issubclass(response_format, BaseModel))
+            or self._uses_gateway
+        )
+
+    def _generation_info(self, raw: Any) -> dict[str, Any]:
+        return {"headers": dict(raw.headers)} if self.include_response_headers else {}
+
+    def _stream_payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        stream_usage = self._should_stream_usage(kwargs.pop("stream_usage", None), **kwargs)
+        kwargs["stream"] = True
+        if stream_usage:
+            kwargs["stream_options"] = {"include_usage": True}
+        return self._get_request_payload(messages, stop=stop, **kwargs)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -771,7 +827,11 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         with self._explained_errors():
-            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            if not self._plain_chat(kwargs):
+                return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            raw = self.client.with_raw_response.create(**payload)
+            return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
 
     async def _agenerate(
         self,
@@ -781,16 +841,78 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         async with self._aexplained_errors():
-            return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            if not self._plain_chat(kwargs):
+                return await super()._agenerate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            raw = await self.async_client.with_raw_response.create(**payload)
+            return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
 
-    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         with self._explained_errors():
-            yield from super()._stream(*args, **kwargs)
+            if not self._plain_chat(kwargs):
+                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+                return
+            payload = self._stream_payload(messages, stop, kwargs)
+            raw = self.client.with_raw_response.create(**payload)
+            info: dict[str, Any] | None = self._generation_info(raw)
+            chunk_class: type = AIMessageChunk
+            with openai.Stream(
+                cast_to=object, response=raw.http_response, client=self.root_client
+            ) as events:
+                for event in events:
+                    chunk = self._convert_chunk_to_generation_chunk(
+                        cast("dict[str, Any]", event), chunk_class, info
+                    )
+                    if chunk is None:
+                        continue
+                    info, chunk_class = {}, chunk.message.__class__
+                    if run_manager:
+                        logprobs = (chunk.generation_info or {}).get("logprobs")
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=logprobs)
+                    yield chunk
 
-    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._aexplained_errors():
-            async for chunk in super()._astream(*args, **kwargs):
-                yield chunk
+            if not self._plain_chat(kwargs):
+                async for passed in super()._astream(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                ):
+                    yield passed
+                return
+            payload = self._stream_payload(messages, stop, kwargs)
+            raw = await self.async_client.with_raw_response.create(**payload)
+            info: dict[str, Any] | None = self._generation_info(raw)
+            chunk_class: type = AIMessageChunk
+            async with openai.AsyncStream(
+                cast_to=object, response=raw.http_response, client=self.root_async_client
+            ) as events:
+                async for event in events:
+                    chunk = self._convert_chunk_to_generation_chunk(
+                        cast("dict[str, Any]", event), chunk_class, info
+                    )
+                    if chunk is None:
+                        continue
+                    info, chunk_class = {}, chunk.message.__class__
+                    if run_manager:
+                        logprobs = (chunk.generation_info or {}).get("logprobs")
+                        await run_manager.on_llm_new_token(
+                            chunk.text, chunk=chunk, logprobs=logprobs
+                        )
+                    yield chunk
 
     def _explained_errors(self) -> AbstractContextManager[None]:
         """Server errors re-raised as errors that say what to do (``_server.explain_error``).

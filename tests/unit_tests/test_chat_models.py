@@ -769,3 +769,120 @@ def test_json_schema_is_the_default_and_names_the_schema(fake: FakeVLLM) -> None
         {"name": "city_answer", "schema": {"type": "object"}}, include_raw=True
     ).invoke(MESSAGES)
     assert fake.chat_bodies()[-1]["response_format"]["json_schema"]["name"] == "city_answer"
+
+
+# ---------------------------------------------------------------- same answers as ChatOpenAI
+
+
+def chat_openai(fake: FakeVLLM) -> Any:
+    from langchain_openai import ChatOpenAI  # noqa: PLC0415
+
+    return ChatOpenAI(
+        base_url=BASE_URL,
+        api_key="EMPTY",
+        model=recorded_model(),
+        stream_usage=True,
+        **fake.clients(),
+    )
+
+
+def without_nones(value: Any) -> Any:
+    """``value`` with ``None`` entries dropped from dicts, recursively."""
+    if isinstance(value, dict):
+        return {k: without_nones(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def comparable(message: Any) -> dict[str, Any]:
+    """What users read from a message, minus per-run ids and the provider tag.
+
+    ``token_usage`` is compared without ``None`` entries: ChatOpenAI reports every field
+    of the SDK's usage model (``audio_tokens: None`` …), ChatVLLM what the server sent.
+    """
+    metadata = {
+        k: v for k, v in message.response_metadata.items() if k not in ("model_provider", "id")
+    }
+    metadata = without_nones(metadata)
+    return {
+        "content": message.content,
+        "tool_calls": [{**c, "id": None} for c in message.tool_calls],
+        "tool_call_chunks": [{**c, "id": None} for c in getattr(message, "tool_call_chunks", [])],
+        "usage": message.usage_metadata,
+        "metadata": metadata,
+    }
+
+
+@pytest.mark.parametrize("tools", [False, True])
+def test_streamed_chunks_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
+    ours: Any = make(fake, model=recorded_model())
+    theirs: Any = chat_openai(fake)
+    if tools:
+        ours = ours.bind_tools([GetWeather], tool_choice="any")
+        theirs = theirs.bind_tools([GetWeather], tool_choice="any", strict=True)
+    our_chunks = list(ours.stream(MESSAGES))
+    their_chunks = list(theirs.stream(MESSAGES))
+    assert [comparable(c) for c in our_chunks] == [comparable(c) for c in their_chunks]
+    assert all(c.response_metadata["model_provider"] == "vllm" for c in our_chunks if c.content)
+
+
+@pytest.mark.parametrize("tools", [False, True])
+async def test_invoked_messages_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
+    ours: Any = make(fake, model=recorded_model())
+    theirs: Any = chat_openai(fake)
+    if tools:
+        ours = ours.bind_tools([GetWeather], tool_choice="any")
+        theirs = theirs.bind_tools([GetWeather], tool_choice="any", strict=True)
+    assert comparable(await ours.ainvoke(MESSAGES)) == comparable(await theirs.ainvoke(MESSAGES))
+    assert comparable(ours.invoke(MESSAGES)) == comparable(theirs.invoke(MESSAGES))
+
+
+async def test_one_request_per_call_after_the_first(fake: FakeVLLM) -> None:
+    llm = make(fake)
+    llm.invoke(MESSAGES)
+    before = len(fake.requests)
+    llm.invoke(MESSAGES)
+    list(llm.stream(MESSAGES))
+    await llm.ainvoke(MESSAGES)
+    _ = [c async for c in llm.astream(MESSAGES)]
+    assert len(fake.requests) - before == 4
+    assert {r.url.path for r in fake.requests[before:]} == {"/v1/chat/completions"}
+
+
+def test_sync_batch_runs_every_input_at_once(fake: FakeVLLM) -> None:
+    import threading  # noqa: PLC0415
+
+    in_flight = 0
+    most = 0
+    target = 20  # requests are held until this many are in flight at once
+    lock = threading.Lock()
+    release = threading.Event()
+    inner = fake.handler
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most, target
+        if request.url.path != "/v1/chat/completions":
+            return inner(request)
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+            if most >= target:
+                release.set()
+        release.wait(timeout=5)
+        with lock:
+            in_flight -= 1
+        return inner(request)
+
+    transport = httpx.MockTransport(slow)
+    llm = ChatVLLM(
+        base_url=BASE_URL,
+        model=recorded_model(),
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+    answers = llm.batch([MESSAGES] * 20)
+    assert len(answers) == 20
+    assert most == 20  # LangChain's default pool would have run 6 at a time on 2 cores
+    release.clear()
+    most, target = 0, 2
+    llm.batch([MESSAGES] * 8, config={"max_concurrency": 2})
+    assert most == 2

@@ -1,7 +1,7 @@
 # langchain-vllm developer commands. Everything installs what it needs: a fresh machine only
 # needs python3 and pip. `make demo` and `make check` are the two entry points.
 .PHONY: all help uv install format lint type test integration_tests check demo record \
-        server-start server-stop server-status bench clean
+        server-start server-stop server-status bench doctor clean
 
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
@@ -17,6 +17,8 @@ help:
 	@echo "make test               unit tests + standard suite replayed from cassettes (no server)"
 	@echo "make integration_tests  tests against a real vLLM (VLLM_BASE_URL, else local CPU server)"
 	@echo "make record             re-record the standard-suite cassettes against the local server"
+	@echo "make bench              benchmarks (ratios against baselines measured in the same run)"
+	@echo "make doctor             probe the vLLM server (VLLM_BASE_URL, else local) and report"
 	@echo "make format | lint | type"
 	@echo "make server-start | server-stop | server-status"
 
@@ -53,6 +55,12 @@ record: install
 	@test -z "$$VLLM_BASE_URL" || { echo "make record records against the local server only: unset VLLM_BASE_URL"; exit 2; }
 	$(LAUNCHER) start
 	VLLM_RECORD_CASSETTES=1 $(RUN) pytest tests/integration_tests/test_chat_models_standard.py --record-mode=all
+
+bench: install server-start
+	$(RUN) python scripts/bench.py
+
+doctor: install
+	$(RUN) python -m langchain_vllm doctor
 
 server-start:
 	@if [ -n "$$VLLM_BASE_URL" ]; then echo "VLLM_BASE_URL is set: using $$VLLM_BASE_URL"; else $(LAUNCHER) start; fi

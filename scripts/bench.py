@@ -303,8 +303,8 @@ class SseServer:
                     + payload
                 )
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client closed the connection, or the benchmark is over
         finally:
             writer.close()
 
@@ -394,17 +394,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-server", action="store_true", help="skip the real-server batch")
     parser.add_argument("--concurrent", type=int, default=1000)
+    parser.add_argument(
+        "--only",
+        choices=("invoke", "stream", "concurrent", "import", "batch"),
+        help="run one benchmark only",
+    )
     args = parser.parse_args()
     base_url = os.environ.get("VLLM_BASE_URL") or "http://127.0.0.1:8000/v1"
     python = sys.version.split()[0]
     print(f"machine: {os.cpu_count()} CPUs, python {python}, openai {openai.__version__}")
+    benchmarks: dict[str, Callable[[], list[Row]]] = {
+        "invoke": lambda: bench_invoke(args.runs),
+        "stream": lambda: bench_stream(args.runs),
+        "concurrent": lambda: asyncio.run(concurrent_streams(args.concurrent)),
+        "import": lambda: bench_import(args.runs),
+        "batch": lambda: [] if args.skip_server else bench_batch(args.runs, base_url),
+    }
     rows: list[Row] = []
-    rows += bench_invoke(args.runs)
-    rows += bench_stream(args.runs)
-    rows += asyncio.run(concurrent_streams(args.concurrent))
-    rows += bench_import(args.runs)
-    if not args.skip_server:
-        rows += bench_batch(args.runs, base_url)
+    for name, bench in benchmarks.items():
+        if args.only in (None, name):
+            rows += bench()
     print_table(rows)
 
 

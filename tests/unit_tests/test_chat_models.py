@@ -848,41 +848,68 @@ async def test_one_request_per_call_after_the_first(fake: FakeVLLM) -> None:
     assert {r.url.path for r in fake.requests[before:]} == {"/v1/chat/completions"}
 
 
-def test_sync_batch_runs_every_input_at_once(fake: FakeVLLM) -> None:
+def test_sync_batch_sends_every_input_at_once(fake: FakeVLLM) -> None:
+    in_flight = 0
+    most = 0
+    all_in = asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        """Hold chat requests until all 20 are in flight at once."""
+        nonlocal in_flight, most
+        if request.url.path == "/v1/chat/completions":
+            in_flight += 1
+            most = max(most, in_flight)
+            if in_flight == 20:
+                all_in.set()
+            await asyncio.wait_for(all_in.wait(), timeout=5)
+            in_flight -= 1
+        return fake.handler(request)
+
+    llm = ChatVLLM(
+        base_url=BASE_URL,
+        model=recorded_model(),
+        http_client=httpx.Client(transport=httpx.MockTransport(fake.handler)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(held)),
+    )
+    answers = llm.batch([MESSAGES] * 20)
+    assert [a.text for a in answers] == [
+        load_fixture("chat")["body"]["choices"][0]["message"]["content"]
+    ] * 20
+    assert most == 20  # LangChain's default pool would have run 6 at a time on 2 cores
+
+
+async def test_sync_batch_inside_a_running_event_loop(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    answers = llm.batch([MESSAGES] * 3)  # e.g. sync code called from a notebook cell
+    assert len(answers) == 3
+
+
+def test_sync_batch_with_max_concurrency_uses_threads(fake: FakeVLLM) -> None:
     import threading  # noqa: PLC0415
 
     in_flight = 0
     most = 0
-    target = 20  # requests are held until this many are in flight at once
     lock = threading.Lock()
-    release = threading.Event()
-    inner = fake.handler
+    two_in = threading.Event()
 
-    def slow(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most, target
-        if request.url.path != "/v1/chat/completions":
-            return inner(request)
-        with lock:
-            in_flight += 1
-            most = max(most, in_flight)
-            if most >= target:
-                release.set()
-        release.wait(timeout=5)
-        with lock:
-            in_flight -= 1
-        return inner(request)
+    def held(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        if request.url.path == "/v1/chat/completions":
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+                if in_flight == 2:
+                    two_in.set()
+            two_in.wait(timeout=5)
+            with lock:
+                in_flight -= 1
+        return fake.handler(request)
 
-    transport = httpx.MockTransport(slow)
     llm = ChatVLLM(
         base_url=BASE_URL,
         model=recorded_model(),
-        http_client=httpx.Client(transport=transport),
-        http_async_client=httpx.AsyncClient(transport=transport),
+        http_client=httpx.Client(transport=httpx.MockTransport(held)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(fake.handler)),
     )
-    answers = llm.batch([MESSAGES] * 20)
-    assert len(answers) == 20
-    assert most == 20  # LangChain's default pool would have run 6 at a time on 2 cores
-    release.clear()
-    most, target = 0, 2
-    llm.batch([MESSAGES] * 8, config={"max_concurrency": 2})
+    assert len(llm.batch([MESSAGES] * 8, config={"max_concurrency": 2})) == 8
     assert most == 2

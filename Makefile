@@ -1,7 +1,7 @@
 # langchain-vllm developer commands. Everything installs what it needs: a fresh machine only
 # needs python3 and pip. `make demo` and `make check` are the two entry points.
 .PHONY: all help uv install format lint type test integration_tests check demo record \
-        server-start server-stop server-status bench doctor clean
+        server-start server-stop server-status bench doctor docs clean
 
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
@@ -18,6 +18,7 @@ help:
 	@echo "make integration_tests  tests against a real vLLM (VLLM_BASE_URL, else local CPU server)"
 	@echo "make record             re-record the standard-suite cassettes against the local server"
 	@echo "make bench              benchmarks (ratios against baselines measured in the same run)"
+	@echo "make docs               run the docs pages against the local servers, rewrite their outputs"
 	@echo "make doctor             probe the vLLM server (VLLM_BASE_URL, else local) and report"
 	@echo "make format | lint | type"
 	@echo "make server-start | server-stop | server-status"
@@ -58,6 +59,9 @@ record: install
 
 bench: install server-start
 	$(RUN) python scripts/bench.py
+
+docs: install server-start
+	$(RUN) python -m tests.doc_pages --write
 
 doctor: install
 	$(RUN) python -m langchain_vllm doctor

@@ -174,15 +174,16 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     Structured output:
         .. code-block:: python
 
-            class Joke(BaseModel):
-                '''A joke.'''
+            class Capital(BaseModel):
+                '''A country and its capital.'''
 
-                setup: str
-                punchline: str
+                country: str
+                capital: str
 
 
-            structured = llm.with_structured_output(Joke)  # vLLM's JSON-schema constraint
-            structured.invoke("Tell me a joke about cats")
+            structured = llm.with_structured_output(Capital)  # vLLM's JSON-schema constraint
+            structured.invoke("France's capital is Paris. Give the country and its capital.")
+            # Capital(country='France', capital='Paris')
 
         ``method="json_schema"`` (default) constrains decoding to the schema;
         ``method="function_calling"`` uses a strict forced tool call; ``method="json_mode"``
@@ -223,8 +224,8 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     vLLM sampling fields:
         .. code-block:: python
 
-            llm = ChatVLLM(top_k=20, min_p=0.05, repetition_penalty=1.1)
-            llm.invoke("Hi", min_tokens=5, stop_token_ids=[2], return_token_ids=True)
+            sampler = ChatVLLM(top_k=20, min_p=0.05, repetition_penalty=1.1, max_tokens=32)
+            sampler.invoke("Hi", min_tokens=5, stop_token_ids=[2], return_token_ids=True)
 
         ``top_k``, ``min_p``, ``repetition_penalty``, ``min_tokens``, ``stop_token_ids``,
         ``ignore_eos``, ``skip_special_tokens``, ``include_stop_str_in_output``,
@@ -240,9 +241,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     Reasoning:
         .. code-block:: python
 
+            import os
+
+            # a server with a reasoning model and parser, e.g.
             # vllm serve Qwen/Qwen3-0.6B --reasoning-parser qwen3
-            llm = ChatVLLM(enable_thinking=True, thinking_token_budget=512)
-            msg = llm.invoke("What is 17 * 23?")
+            reasoner = ChatVLLM(
+                base_url=os.environ["VLLM_REASONING_BASE_URL"],
+                enable_thinking=True,
+                thinking_token_budget=16,
+                max_tokens=64,
+            )
+            msg = reasoner.invoke("What is 17 * 23?")
             msg.additional_kwargs["reasoning_content"]  # the reasoning text
             msg.content  # the answer only
             msg.content_blocks[0]  # {'type': 'reasoning', 'reasoning': '...'}
@@ -280,6 +289,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     Multimodal:
         .. code-block:: python
 
+            # needs: image and video input (a multimodal model, e.g. Qwen2.5-VL)
             from langchain_core.messages import HumanMessage
 
             llm.invoke(
@@ -300,10 +310,10 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     LoRA adapters:
         .. code-block:: python
 
-            llm.lora_adapters()  # [ServedModel(id='sql-lora', parent='base-model', ...)]
-            ChatVLLM(model="sql-lora").invoke("...")  # generate through the adapter
-            # servers started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora:
-            llm.load_lora_adapter("my-lora", "/path/on/server/my-lora")
+            adapters = llm.lora_adapters()  # [ServedModel(id=..., parent=<base model>, ...)]
+            ChatVLLM(model=adapters[0].id, max_tokens=16).invoke("Hi")  # through the adapter
+            # servers started with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True:
+            llm.load_lora_adapter("my-lora", adapters[0].root)  # a path on the server
             llm.unload_lora_adapter("my-lora")
 
     Token usage:

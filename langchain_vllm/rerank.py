@@ -64,14 +64,18 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
             reranker.rerank("capital of France?", ["Paris is in France.", "Pizza."])
             # [{'index': 0, 'relevance_score': 0.71}, {'index': 1, 'relevance_score': 0.08}]
 
-    In a retriever:
+    In a retrieval pipeline:
         .. code-block:: python
 
-            from langchain_classic.retrievers import ContextualCompressionRetriever
+            from langchain_core.vectorstores import InMemoryVectorStore
 
-            retriever = ContextualCompressionRetriever(
-                base_compressor=reranker, base_retriever=vector_store.as_retriever(k=20)
-            )
+            from langchain_vllm import VLLMEmbeddings
+
+            store = InMemoryVectorStore.from_documents(docs, VLLMEmbeddings())
+            candidates = store.as_retriever(search_kwargs={"k": 2}).invoke("French capital")
+            reranker.compress_documents(candidates, "What is the capital of France?")
+
+        (or as ``base_compressor`` of langchain-classic's ``ContextualCompressionRetriever``).
     """
 
     base_url: str = Field(

@@ -20,6 +20,7 @@ import io
 import os
 import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,21 +83,18 @@ def masked(text: str) -> str:
     return text.rstrip()
 
 
-def run_page(path: Path) -> list[str]:
-    """Execute the page's python blocks in order; return what each printed."""
-    for name, url in LOCAL_URLS.items():
-        os.environ.setdefault(name, url)
-    namespace: dict[str, Any] = {"__name__": f"docs_{path.stem}"}
+def run_blocks(codes: list[str], name: str) -> list[str]:
+    """Execute ``codes`` in order in one namespace; return what each printed."""
+    for variable, url in LOCAL_URLS.items():
+        os.environ.setdefault(variable, url)
+    namespace: dict[str, Any] = {"__name__": f"docs_{name}"}
     loop = asyncio.new_event_loop()
     outputs = []
     try:
-        for number, block in enumerate(blocks(path.read_text()), start=1):
+        for number, source in enumerate(codes, start=1):
             printed = io.StringIO()
             code = compile(
-                block.code,
-                f"{path.name}[block {number}]",
-                "exec",
-                flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                source, f"{name}[block {number}]", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
             )
             with contextlib.redirect_stdout(printed):
                 result = eval(code, namespace)  # noqa: S307 - our own docs
@@ -107,6 +105,28 @@ def run_page(path: Path) -> list[str]:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
     return outputs
+
+
+def run_page(path: Path) -> list[str]:
+    """Execute the page's python blocks in order; return what each printed."""
+    return run_blocks([block.code for block in blocks(path.read_text())], path.stem)
+
+
+_DOCSTRING_BLOCK = re.compile(
+    r"^(?P<indent>[ ]*)\.\. code-block:: python\n\n(?P<body>(?:(?P=indent)[ ]{4}.*\n|[ ]*\n)+)",
+    re.MULTILINE,
+)
+NEEDS = "# needs:"
+"""A docstring example starting with this comment needs a capability the local servers lack
+(the rest of the line says which); the docstring test skips it, naming the capability."""
+
+
+def docstring_examples(cls: type) -> list[str]:
+    """The ``.. code-block:: python`` examples of ``cls``'s docstring, dedented."""
+    return [
+        textwrap.dedent(match.group("body")).strip() + "\n"
+        for match in _DOCSTRING_BLOCK.finditer(cls.__doc__ or "")
+    ]
 
 
 def rewritten(path: Path, outputs: list[str]) -> str:

@@ -3,11 +3,12 @@ prints what its page shows (``make docs`` regenerates the outputs from a fresh r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.doc_pages import blocks, masked, pages, run_page
+from langchain_vllm import ChatVLLM, VLLMCompletions, VLLMEmbeddings, VLLMRerank
+from tests.doc_pages import NEEDS, blocks, docstring_examples, masked, pages, run_blocks, run_page
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,3 +24,27 @@ def test_page_runs_and_prints_what_it_shows(
     assert len(printed) == len(shown)
     for number, (block, output) in enumerate(zip(shown, printed, strict=True), start=1):
         assert masked(block.shown or "") == masked(output), f"{page.name} block {number}"
+
+
+@pytest.mark.parametrize(
+    "cls", [ChatVLLM, VLLMEmbeddings, VLLMRerank, VLLMCompletions], ids=lambda c: c.__name__
+)
+def test_docstring_examples_run(
+    cls: type, embeddings_url: str, reasoning_url: str, record_property: Any
+) -> None:
+    """Each class docstring's python examples run, in order, against the local servers.
+
+    An example starting with ``# needs: <capability>`` is left out: the local servers lack
+    that capability (it is listed in the test report).
+    """
+    del embeddings_url, reasoning_url
+    examples = docstring_examples(cls)
+    assert examples
+    runnable = [code for code in examples if not code.startswith(NEEDS)]
+    left_out = [
+        code.splitlines()[0].removeprefix(NEEDS).strip()
+        for code in examples
+        if code.startswith(NEEDS)
+    ]
+    record_property("left_out", left_out)
+    run_blocks(runnable, f"{cls.__name__}.__doc__")

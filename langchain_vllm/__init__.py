@@ -8,12 +8,14 @@ from langchain_vllm.errors import (
     VLLMAuthenticationError,
     VLLMConnectionError,
     VLLMContextOverflowError,
+    VLLMDeadlineError,
     VLLMInvalidRequestError,
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
     VLLMNotFoundError,
     VLLMRateLimitError,
     VLLMServerError,
+    VLLMStreamInterruptedError,
     VLLMTimeoutError,
 )
 from langchain_vllm.llms import VLLMCompletions
@@ -31,6 +33,7 @@ __all__ = [
     "VLLMCompletions",
     "VLLMConnectionError",
     "VLLMContextOverflowError",
+    "VLLMDeadlineError",
     "VLLMEmbeddings",
     "VLLMInvalidRequestError",
     "VLLMModelNotFoundError",
@@ -40,6 +43,7 @@ __all__ = [
     "VLLMRerank",
     "VLLMSamplingParams",
     "VLLMServerError",
+    "VLLMStreamInterruptedError",
     "VLLMTimeoutError",
     "__version__",
 ]

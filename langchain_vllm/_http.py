@@ -95,6 +95,65 @@ class LoopBoundAsyncTransport(httpx.AsyncBaseTransport):
             await entry[1].aclose()
 
 
+RETRYABLE_STATUSES = frozenset({429, 503})
+"""Error answers worth sending the request again for: the server did not start on it."""
+
+
+def _retry_policy(response: httpx.Response) -> httpx.Response:
+    """Tell the openai SDK not to retry error answers other than 429 and 503.
+
+    The SDK would also retry 408, 409 and every 5xx; for vLLM those mean the request reached
+    the engine (or a router that may have forwarded it), so sending it again could run a
+    long generation twice. The SDK obeys an ``x-should-retry: false`` header.
+    """
+    if response.status_code >= 400 and response.status_code not in RETRYABLE_STATUSES:  # noqa: PLR2004
+        response.headers["x-should-retry"] = "false"
+    return response
+
+
+class RetryPolicyTransport(httpx.BaseTransport):
+    """Retries for what is safe to repeat only: connection failures, 429 and 503.
+
+    Connect errors and connect timeouts stay retried by the SDK (bounded, with backoff); a
+    read timeout means the server has the request and may be generating, so it is raised
+    as ``openai.APITimeoutError``, which the SDK passes on without sending it again.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        """Wrap ``inner``, the transport that does the HTTP."""
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; see the class docstring for what is retried."""
+        try:
+            return _retry_policy(self._inner.handle_request(request))
+        except httpx.ReadTimeout as error:
+            raise openai.APITimeoutError(request=request) from error
+
+    def close(self) -> None:
+        """Close the wrapped transport."""
+        self._inner.close()
+
+
+class AsyncRetryPolicyTransport(httpx.AsyncBaseTransport):
+    """Async twin of :class:`RetryPolicyTransport`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        """Wrap ``inner``, the transport that does the HTTP."""
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; see :class:`RetryPolicyTransport` for what is retried."""
+        try:
+            return _retry_policy(await self._inner.handle_async_request(request))
+        except httpx.ReadTimeout as error:
+            raise openai.APITimeoutError(request=request) from error
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.aclose()
+
+
 def sync_http_client(base_url: str, timeout: Any, proxy: str | None = None) -> httpx.Client:
     """Return the pooled sync client for ``base_url`` (shared by every model object)."""
     key = _cache_key(timeout)
@@ -130,15 +189,16 @@ def _new_sync_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.Cl
     del base_url  # one pool per server: the URL is part of the cache key only
     if timeout is None:
         timeout = openai.DEFAULT_TIMEOUT
-    return openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, proxy=proxy)
+    transport = RetryPolicyTransport(httpx.HTTPTransport(limits=_LIMITS, proxy=proxy))
+    return openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
 
 
 def _new_async_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.AsyncClient:
     del base_url
     if timeout is None:
         timeout = openai.DEFAULT_TIMEOUT
-    transport = LoopBoundAsyncTransport(
-        lambda: httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy)
+    transport = AsyncRetryPolicyTransport(
+        LoopBoundAsyncTransport(lambda: httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy))
     )
     return openai.DefaultAsyncHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from langchain_core.exceptions import ModelError
 
+from langchain_vllm._http import httpx
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
     VLLMConnectionError,
@@ -451,6 +452,10 @@ def _in_taxonomy(error: Exception, base_url: str) -> Exception:
     """The remaining SDK errors as langchain-core's (timeouts, connection, 429, 5xx, 404)."""
     if isinstance(error, ModelError):
         return error
+    if isinstance(error, openai.APITimeoutError) and isinstance(
+        error.__cause__, httpx.ConnectTimeout
+    ):
+        return connection_error(base_url, error)  # never connected: the server is not there
     if isinstance(error, openai.APITimeoutError):
         return VLLMTimeoutError(request=error.request)
     if isinstance(error, openai.APIConnectionError):

@@ -6,6 +6,7 @@ answer with any JSON as arguments (e.g. the schema itself); with it, arguments f
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -42,7 +43,42 @@ def format_tool(tool: Any, *, strict: bool | None) -> Any:
     function = formatted.get("function")
     if isinstance(function, dict) and function.get("strict") is not wanted:
         formatted = {**formatted, "function": {**function, "strict": wanted}}
+    check_function(formatted.get("function"))
     return formatted
+
+
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def check_function(function: Any) -> None:
+    """Refuse a function tool vLLM (or the model's chat template) cannot use.
+
+    Raises:
+        ValueError: No valid name (letters, digits, ``_`` and ``-``, at most 64), or
+            parameters that are not a JSON schema of an object.
+    """
+    if not isinstance(function, dict):
+        msg = f"A function tool needs a 'function' object; got {function!r}."
+        raise ValueError(msg)  # noqa: TRY004 - a malformed tool is a bad value
+    name = function.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        msg = (
+            f"Tool name {name!r} is not valid: use 1 to 64 letters, digits, '_' or '-' "
+            "(the name the model writes in its tool call)."
+        )
+        raise ValueError(msg)
+    parameters = function.get("parameters", {"type": "object"})
+    properties = parameters.get("properties", {}) if isinstance(parameters, dict) else None
+    if (
+        not isinstance(parameters, dict)
+        or parameters.get("type", "object") != "object"
+        or not isinstance(properties, dict)
+    ):
+        msg = (
+            f"Tool {name!r}: parameters must be a JSON schema of an object "
+            f'({{"type": "object", "properties": {{...}}}}); got {parameters!r}.'
+        )
+        raise ValueError(msg)
 
 
 def _explicit_strict(tool: Any) -> bool | None:

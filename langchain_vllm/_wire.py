@@ -22,6 +22,7 @@ newest format.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,6 +101,108 @@ VLLM_BODY_FIELDS = (
     "structured_outputs",
 )
 """Every top-level field ChatVLLM may send that the openai SDK does not know."""
+
+CHAT_FIELDS_0_32 = frozenset(
+    [
+        "add_generation_prompt",
+        "add_special_tokens",
+        "allowed_token_ids",
+        "bad_words",
+        "cache_salt",
+        "chat_template",
+        "chat_template_kwargs",
+        "continue_final_message",
+        "documents",
+        "ec_transfer_params",
+        "echo",
+        "frequency_penalty",
+        "ignore_eos",
+        "include_reasoning",
+        "include_stop_str_in_output",
+        "kv_transfer_params",
+        "length_penalty",
+        "logit_bias",
+        "logprob_token_ids",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "media_io_kwargs",
+        "messages",
+        "min_p",
+        "min_tokens",
+        "mm_payload",
+        "mm_processor_kwargs",
+        "model",
+        "n",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "priority",
+        "prompt_logprobs",
+        "reasoning_effort",
+        "repetition_detection",
+        "repetition_penalty",
+        "request_id",
+        "response_format",
+        "return_mm_kwargs",
+        "return_prompt_text",
+        "return_token_ids",
+        "return_token_offsets",
+        "return_tokens_as_token_ids",
+        "routed_experts_prompt_start",
+        "seed",
+        "session_id",
+        "skip_special_tokens",
+        "spaces_between_special_tokens",
+        "stop",
+        "stop_token_ids",
+        "stream",
+        "stream_interval",
+        "stream_options",
+        "structured_outputs",
+        "temperature",
+        "thinking_token_budget",
+        "tool_choice",
+        "tools",
+        "top_k",
+        "top_logprobs",
+        "top_p",
+        "truncate_prompt_tokens",
+        "truncation_side",
+        "use_beam_search",
+        "user",
+        "vllm_xargs",
+        "watermarking",
+    ]
+)
+"""The fields vLLM 0.32's ``/v1/chat/completions`` reads (``ChatCompletionRequest``); it
+accepts and silently ignores any other."""
+
+_CHECKED_VERSIONS = ((0, 12, 0), (0, 32, 99))
+"""Servers whose request fields are the ones above (older ones read ``guided_*``; newer
+ones may read fields this package does not know yet, so they are not checked)."""
+
+
+def check_extra_body(extra: dict[str, Any], wire: WireFormat) -> None:
+    """Refuse ``extra_body`` keys the server would silently ignore (for known versions).
+
+    Raises:
+        ValueError: A key is not a field of the server's chat request.
+    """
+    version = parse_version(wire.version)
+    if version is None or not _CHECKED_VERSIONS[0] <= version <= _CHECKED_VERSIONS[1]:
+        return
+    unknown = sorted(set(extra) - CHAT_FIELDS_0_32)
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, CHAT_FIELDS_0_32, n=1, cutoff=0.75)
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        msg = (
+            f"extra_body has {', '.join(hints)}, which vLLM {wire.version} does not read: it "
+            "would be silently ignored. Check the spelling, or use the typed field."
+        )
+        raise ValueError(msg)
+
 
 _GUIDED = {
     "json": "guided_json",
@@ -200,6 +303,8 @@ def finish_payload(
     if "structured_outputs" in user_extra:
         constraints = user_extra.pop("structured_outputs")
     _reject_legacy_guided(user_extra, wire)
+    if endpoint == "chat":
+        check_extra_body(user_extra, wire)
     if constraints is not None:
         translated = _constraints_for(dict(constraints), wire)
         if "response_format" in translated:

@@ -27,8 +27,9 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from langchain_vllm import _http, _server, _tools, _wire
+from langchain_vllm import _http, _server, _streams, _tools, _wire
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
+from langchain_vllm._http import httpx
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
@@ -376,6 +377,11 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     "..."}``, ``{"grammar": "..."}``, ``{"json": schema}``; per call with
     ``llm.bind(structured_outputs=...)``. Sent as ``structured_outputs`` or, to servers older
     than vLLM 0.12, as the matching ``guided_*`` field."""
+
+    stream_deadline: float | None = None
+    """Seconds a whole streamed answer may take (not each chunk). When it passes, the stream
+    is closed, so vLLM aborts the generation, and ``VLLMDeadlineError`` (a
+    ``ModelTimeoutError``) is raised with the chunks received in its ``partial``."""
 
     _discovered_model: str | None = None
 
@@ -772,6 +778,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     ) -> dict[str, Any]:
         vllm_fields, history = self._vllm_request_fields(kwargs)
         messages = [_vllm_content(m) for m in self._convert_input(input_).to_messages()]
+        if not messages:
+            msg = "ChatVLLM needs at least one message to answer; got an empty list."
+            raise ValueError(msg)
         # Skip ChatOpenAI's override, which renames the system role to "developer" for
         # model names like "o3-…"; vLLM's chat templates know "system".
         payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
@@ -888,20 +897,35 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             raw = self.client.with_raw_response.create(**payload)
             info: dict[str, Any] | None = self._generation_info(raw)
             chunk_class: type = AIMessageChunk
-            with openai.Stream(
-                cast_to=object, response=raw.http_response, client=self.root_client
-            ) as events:
-                for event in events:
-                    chunk = self._convert_chunk_to_generation_chunk(
-                        cast("dict[str, Any]", event), chunk_class, info
-                    )
-                    if chunk is None:
-                        continue
-                    info, chunk_class = {}, chunk.message.__class__
-                    if run_manager:
-                        logprobs = (chunk.generation_info or {}).get("logprobs")
-                        run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=logprobs)
-                    yield chunk
+            received: list[ChatGenerationChunk] = []
+            deadline = _streams.SyncDeadline(self.stream_deadline, raw.http_response)
+            try:
+                with (
+                    deadline,
+                    openai.Stream(
+                        cast_to=object, response=raw.http_response, client=self.root_client
+                    ) as events,
+                ):
+                    for event in events:
+                        chunk = self._convert_chunk_to_generation_chunk(
+                            cast("dict[str, Any]", event), chunk_class, info
+                        )
+                        if chunk is None:
+                            continue
+                        info, chunk_class = {}, chunk.message.__class__
+                        received.append(chunk)
+                        if run_manager:
+                            logprobs = (chunk.generation_info or {}).get("logprobs")
+                            run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=logprobs)
+                        yield chunk
+            except (httpx.HTTPError, openai.APIError) as error:
+                raise _streams.ended_early(
+                    error,
+                    received,
+                    raw.http_response.request,
+                    deadline=self.stream_deadline,
+                    expired=deadline.expired,
+                ) from error
 
     async def _astream(
         self,
@@ -921,22 +945,36 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             raw = await self.async_client.with_raw_response.create(**payload)
             info: dict[str, Any] | None = self._generation_info(raw)
             chunk_class: type = AIMessageChunk
-            async with openai.AsyncStream(
-                cast_to=object, response=raw.http_response, client=self.root_async_client
-            ) as events:
-                async for event in events:
-                    chunk = self._convert_chunk_to_generation_chunk(
-                        cast("dict[str, Any]", event), chunk_class, info
-                    )
-                    if chunk is None:
-                        continue
-                    info, chunk_class = {}, chunk.message.__class__
-                    if run_manager:
-                        logprobs = (chunk.generation_info or {}).get("logprobs")
-                        await run_manager.on_llm_new_token(
-                            chunk.text, chunk=chunk, logprobs=logprobs
+            received: list[ChatGenerationChunk] = []
+            try:
+                async with (
+                    asyncio.timeout(self.stream_deadline),
+                    openai.AsyncStream(
+                        cast_to=object, response=raw.http_response, client=self.root_async_client
+                    ) as events,
+                ):
+                    async for event in events:
+                        chunk = self._convert_chunk_to_generation_chunk(
+                            cast("dict[str, Any]", event), chunk_class, info
                         )
-                    yield chunk
+                        if chunk is None:
+                            continue
+                        info, chunk_class = {}, chunk.message.__class__
+                        received.append(chunk)
+                        if run_manager:
+                            logprobs = (chunk.generation_info or {}).get("logprobs")
+                            await run_manager.on_llm_new_token(
+                                chunk.text, chunk=chunk, logprobs=logprobs
+                            )
+                        yield chunk
+            except (httpx.HTTPError, openai.APIError, TimeoutError) as error:
+                raise _streams.ended_early(
+                    error,
+                    received,
+                    raw.http_response.request,
+                    deadline=self.stream_deadline,
+                    expired=isinstance(error, TimeoutError),
+                ) from error
 
     def _explained_errors(self) -> AbstractContextManager[None]:
         """Server errors re-raised as errors that say what to do (``_server.explain_error``).

@@ -8,6 +8,8 @@ say what happened and what to do next.
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.exceptions import (
     ContextOverflowError,
     ModelAPIError,
@@ -80,3 +82,23 @@ class VLLMServerError(InternalServerError, ModelAPIError):
 
 class VLLMTimeoutError(APITimeoutError, ModelTimeoutError):
     """The request timed out (raise ``timeout``, or ask for fewer tokens)."""
+
+
+class VLLMStreamInterruptedError(APIConnectionError, ModelConnectionError):
+    """A streamed answer broke off (server gone, connection dropped, engine error).
+
+    ``partial`` holds what arrived before the break (an ``AIMessageChunk``, or ``None`` when
+    nothing did), so the text received is not lost.
+    """
+
+    partial: Any = None
+
+
+class VLLMDeadlineError(VLLMTimeoutError):
+    """A streamed answer ran past ``stream_deadline``.
+
+    The stream was closed, so vLLM aborts the generation. ``partial`` holds what arrived in
+    time.
+    """
+
+    partial: Any = None

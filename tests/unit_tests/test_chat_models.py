@@ -913,3 +913,45 @@ def test_sync_batch_with_max_concurrency_uses_threads(fake: FakeVLLM) -> None:
     )
     assert len(llm.batch([MESSAGES] * 8, config={"max_concurrency": 2})) == 8
     assert most == 2
+
+
+# ---------------------------------------------------------------- bad input, before any request
+
+
+def test_empty_conversation_is_refused(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    with pytest.raises(ValueError, match="at least one message"):
+        llm.invoke([])
+    with pytest.raises(ValueError, match="at least one message"):
+        asyncio.run(llm.ainvoke([]))
+    assert fake.chat_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("tool", "message"),
+    [
+        (
+            {"type": "function", "function": {"name": "get weather", "parameters": {}}},
+            "Tool name 'get weather' is not valid",
+        ),
+        (
+            {"type": "function", "function": {"name": "x" * 65, "parameters": {}}},
+            "is not valid",
+        ),
+        (
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}},
+            "parameters must be a JSON schema of an object",
+        ),
+        (
+            {
+                "type": "function",
+                "function": {"name": "f", "parameters": {"type": "object", "properties": []}},
+            },
+            "parameters must be a JSON schema of an object",
+        ),
+    ],
+)
+def test_invalid_tools_are_refused(fake: FakeVLLM, tool: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make(fake, model=recorded_model()).bind_tools([tool]).invoke("hi")
+    assert fake.chat_bodies() == []

@@ -1,0 +1,120 @@
+"""Faults and load on the real server: unreachable servers, cancelled and overdue streams,
+1,000 concurrent requests."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx as plain_httpx
+import pytest
+from langchain_core.exceptions import ModelConnectionError
+
+from langchain_vllm import ChatVLLM, VLLMDeadlineError
+from tests.integration_tests.conftest import chat_base_url, chat_model
+
+LONG = {"max_tokens": 2000, "ignore_eos": True, "temperature": 0}
+"""A generation that runs for minutes on CPU unless it is aborted."""
+
+
+def running_requests() -> float:
+    """vLLM's ``vllm:num_requests_running`` gauge (requests being generated right now)."""
+    root = chat_base_url().removesuffix("/v1")
+    metrics = plain_httpx.get(f"{root}/metrics", timeout=10).text
+    values = re.findall(r"^vllm:num_requests_running\{[^}]*\} ([0-9.]+)$", metrics, re.MULTILINE)
+    return sum(float(v) for v in values)
+
+
+def drained_within(seconds: float) -> float | None:
+    """Seconds until no request runs any more (``None`` if that took longer)."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if running_requests() == 0:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    return None
+
+
+def test_unreachable_server_fails_fast_naming_the_url() -> None:
+    url = "http://127.0.0.1:9/v1"
+    started = time.monotonic()
+    with pytest.raises(ModelConnectionError, match=re.escape(url)):
+        ChatVLLM(base_url=url, model="m").invoke("hi")
+    assert time.monotonic() - started < 2.0  # connection refused, retried with backoff
+
+
+def test_breaking_out_of_a_stream_aborts_the_generation() -> None:
+    model = ChatVLLM(base_url=chat_base_url(), **LONG)
+    for number, _ in enumerate(model.stream("Tell me a long story.")):
+        if number == 3:
+            break  # as users do: the stream is dropped, nothing else
+    assert drained_within(2.0) is not None
+
+
+async def test_cancelling_a_stream_task_aborts_the_generation() -> None:
+    model = ChatVLLM(base_url=chat_base_url(), **LONG)
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in model.astream("Tell me a long story."):
+            started.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(started.wait(), timeout=60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(drained_within, 2.0) is not None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_stream_deadline_is_honoured_and_aborts(mode: str) -> None:
+    model = ChatVLLM(base_url=chat_base_url(), stream_deadline=1.5, **LONG)
+    model.invoke("hi", max_tokens=1, ignore_eos=False)  # discovery outside the clock
+
+    def consume_sync() -> None:
+        for _ in model.stream("Tell me a long story."):
+            pass
+
+    async def consume_async() -> None:
+        async for _ in model.astream("Tell me a long story."):
+            pass
+
+    consume = consume_sync if mode == "sync" else lambda: asyncio.run(consume_async())
+    started = time.monotonic()
+    with pytest.raises(VLLMDeadlineError) as caught:
+        consume()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 0.5
+    assert caught.value.partial is not None
+    assert caught.value.partial.text  # what arrived before the deadline is kept
+    assert drained_within(2.0) is not None
+
+
+def open_descriptors() -> int:
+    """How many file descriptors this process has open."""
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+async def test_a_thousand_concurrent_requests() -> None:
+    """Every answer belongs to its own request: each is constrained to its own id."""
+    model = ChatVLLM(base_url=chat_base_url(), model=chat_model(), max_tokens=8, temperature=0)
+    await model.ainvoke("hi", max_tokens=1)
+    before = open_descriptors()
+
+    async def one(number: int) -> str:
+        ask: dict[str, Any] = {"structured_outputs": {"choice": [f"request-{number}"]}}
+        if number % 2:
+            return (await model.ainvoke(f"Say {number}.", **ask)).text
+        chunks = [chunk.text async for chunk in model.astream(f"Say {number}.", **ask)]
+        return "".join(chunks)
+
+    answers = await asyncio.gather(*(one(n) for n in range(1000)), return_exceptions=True)
+    errors = [a for a in answers if isinstance(a, BaseException)]
+    assert errors == []
+    assert answers == [f"request-{n}" for n in range(1000)]
+    # connections go back to the pool (at most its keep-alive size stays open)
+    assert open_descriptors() - before <= 100

@@ -126,8 +126,8 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
         version = _version_of(client.get(f"{root_url(client)}/version", cast_to=object))
     except openai.NotFoundError:
         version = None  # a router or proxy without /version: assume the newest server
-    except openai.APIConnectionError as error:
-        raise connection_error(key, error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
     with _lock:
         _versions[key] = version
     return version
@@ -143,8 +143,8 @@ async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) 
         version = _version_of(body)
     except openai.NotFoundError:
         version = None
-    except openai.APIConnectionError as error:
-        raise connection_error(key, error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
     with _lock:
         _versions[key] = version
     return version
@@ -158,8 +158,8 @@ def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
     """
     try:
         answer = client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except openai.APIConnectionError as error:
-        raise connection_error(cache_key(client), error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 
@@ -167,8 +167,8 @@ async def atokenize(client: openai.AsyncOpenAI, body: dict[str, Any]) -> dict[st
     """Async twin of :func:`tokenize`."""
     try:
         answer = await client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except openai.APIConnectionError as error:
-        raise connection_error(cache_key(client), error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 
@@ -267,8 +267,8 @@ def served_models(client: openai.OpenAI, *, refresh: bool = False) -> tuple[Serv
         return known
     try:
         models = _parse(client.models.list())
-    except openai.APIConnectionError as error:
-        raise connection_error(key, error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
     with _lock:
         _models[key] = models
     return models
@@ -283,8 +283,8 @@ async def aserved_models(
         return known
     try:
         models = _parse([card async for card in client.models.list()])
-    except openai.APIConnectionError as error:
-        raise connection_error(key, error) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
     with _lock:
         _models[key] = models
     return models

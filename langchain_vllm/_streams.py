@@ -4,7 +4,8 @@
 the read at the deadline; the sync path has a timer shut the socket down (a read blocked in
 another thread only wakes up that way). Either way the HTTP stream is closed, which makes
 vLLM abort the request. Whatever ends a stream early, the chunks received so far travel with
-the error as ``error.partial``.
+the error as ``error.partial``; a malformed event (not JSON, or JSON not shaped like a chunk)
+ends it the same way, as ``VLLMStreamInterruptedError``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
     from langchain_core.outputs import ChatGenerationChunk
 
     from langchain_vllm._http import httpx
+
+
+class EmptyStreamError(ValueError):
+    """The server closed the stream without sending a single chunk."""
+
+    def __init__(self) -> None:
+        """An error for a stream that ended before its first chunk."""
+        super().__init__("the stream ended before its first chunk")
+
+
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+"""What reading a malformed event raises (bad JSON, or JSON not shaped like a chunk)."""
 
 
 class SyncDeadline:
@@ -85,11 +98,13 @@ def ended_early(
         )
         failure.message, failure.args = text, (text,)
     else:
+        why = (
+            "it sent an event that is not a chat completion chunk"
+            if isinstance(error, MALFORMED)
+            else "the server stopped, failed, or the connection dropped"
+        )
         failure = VLLMStreamInterruptedError(
-            message=(
-                f"The stream from the vLLM server broke off ({error!r}): the server stopped "
-                f"or the connection dropped. {kept}."
-            ),
+            message=f"The stream from the vLLM server broke off ({error!r}): {why}. {kept}.",
             request=request,
         )
     failure.partial = partial

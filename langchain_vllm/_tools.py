@@ -6,9 +6,11 @@ answer with any JSON as arguments (e.g. the schema itself); with it, arguments f
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 # OpenAI's "any"/True mean "call some tool"; vLLM, like OpenAI, spells that "required".
@@ -87,3 +89,37 @@ def _explicit_strict(tool: Any) -> bool | None:
     function = tool.get("function", tool)
     value = function.get("strict") if isinstance(function, dict) else None
     return value if isinstance(value, bool) else None
+
+
+def pop_non_object_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Take out of ``message`` the tool calls whose arguments are JSON but not an object.
+
+    (``"1"`` or ``"[]"`` parse, yet tool arguments must be an object; LangChain's parser
+    would let them through and the message would fail validation.) The caller reports them
+    as invalid tool calls.
+    """
+    calls = message.get("tool_calls")
+    if not isinstance(calls, list):
+        return []
+    kept: list[Any] = []
+    odd: list[Any] = []
+    for call in calls:
+        arguments = (
+            (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+        )
+        try:
+            parsed = json.loads(arguments, strict=False) if isinstance(arguments, str) else {}
+        except ValueError:
+            parsed = {}  # not JSON at all: LangChain reports it as invalid already
+        (kept if isinstance(parsed, dict) or not arguments else odd).append(call)
+    message["tool_calls"] = kept or None
+    return odd
+
+
+def invalid_call(call: dict[str, Any]) -> Any:
+    """An ``InvalidToolCall`` for a call whose arguments are not a JSON object."""
+    function = call.get("function") or {}
+    return make_invalid_tool_call(
+        {"function": function, "id": call.get("id")},
+        "Tool call arguments are JSON but not a JSON object.",
+    )

@@ -918,7 +918,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                             logprobs = (chunk.generation_info or {}).get("logprobs")
                             run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=logprobs)
                         yield chunk
-            except (httpx.HTTPError, openai.APIError) as error:
+                if not received:
+                    raise _streams.EmptyStreamError
+            except (httpx.HTTPError, openai.APIError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
                     received,
@@ -967,7 +969,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                                 chunk.text, chunk=chunk, logprobs=logprobs
                             )
                         yield chunk
-            except (httpx.HTTPError, openai.APIError, TimeoutError) as error:
+                if not received:
+                    raise _streams.EmptyStreamError
+            except (httpx.HTTPError, openai.APIError, TimeoutError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
                     received,
@@ -996,10 +1000,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         response: dict[str, Any] | openai.BaseModel,
         generation_info: dict[str, Any] | None = None,
     ) -> ChatResult:
-        # ChatOpenAI reads OpenAI's fields; vLLM's reasoning text and token ids are added.
-        result = super()._create_chat_result(response, generation_info)
+        # ChatOpenAI reads OpenAI's fields; vLLM's reasoning text and token ids are added, and
+        # tool calls whose arguments are JSON but no object become invalid tool calls.
         body = response if isinstance(response, dict) else response.model_dump(warnings=False)
         choices = body.get("choices") or []
+        odd = [_tools.pop_non_object_calls(c.get("message") or {}) for c in choices]
+        result = super()._create_chat_result(body if any(odd) else response, generation_info)
+        for generation, calls in zip(result.generations, odd, strict=False):
+            if calls and isinstance(generation.message, AIMessage):
+                generation.message.invalid_tool_calls.extend(
+                    _tools.invalid_call(call) for call in calls
+                )
         for generation, choice in zip(result.generations, choices, strict=False):
             _add_vllm_fields(generation.message, choice.get("message") or {}, choice)
             if body.get("prompt_token_ids") is not None:

@@ -108,3 +108,103 @@ async def test_a_stream_within_its_deadline_is_untouched() -> None:
 
     chunks = [chunk async for chunk in streaming(async_body=quick).astream("hi")]
     assert "".join(c.text for c in chunks) == recorded_text()
+
+
+# ---------------------------------------------------------------- garbage in, documented out
+
+import json as _json  # noqa: E402
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEMPLATE = _json.loads(events()[1].decode().removeprefix("data: "))
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _chunk_with(delta: dict[str, Any]) -> str:
+    chunk = _json.loads(_json.dumps(_TEMPLATE))
+    chunk["choices"][0]["delta"] = delta
+    return "data: " + _json.dumps(chunk)
+
+
+_event = st.one_of(
+    st.text(max_size=12).map(lambda text: _chunk_with({"content": text})),
+    st.text(max_size=12).map(lambda text: _chunk_with({"reasoning": text})),
+    st.text(max_size=20).map(  # tool-call argument pieces that may never form JSON
+        lambda text: _chunk_with(
+            {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": text}}]}
+        )
+    ),
+    _json_values.map(lambda value: "data: " + _json.dumps(value)),  # any JSON at all
+    st.text(max_size=30).map(lambda text: "data: " + text),  # not JSON
+    st.text(max_size=30),  # not even SSE
+    st.just("data: [DONE]"),
+    st.just('data: {"error": {"message": "engine died", "code": 500}}'),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_event, max_size=12), st.integers(min_value=1, max_value=40))
+@example(stream_events=[], piece=1)  # the server closed the stream at once
+@example(stream_events=["data:00"], piece=1)  # not JSON
+def test_any_stream_gives_a_message_or_a_documented_error(
+    stream_events: list[str], piece: int
+) -> None:
+    body = ("\n\n".join(stream_events) + "\n\n").encode()
+
+    def pieces() -> Iterator[bytes]:
+        for start in range(0, len(body), piece):  # arbitrary network chunking
+            yield body[start : start + piece]
+
+    try:
+        chunks = list(streaming(pieces).stream("hi"))
+    except VLLMStreamInterruptedError as error:
+        partial = error.partial
+        chunks = []
+    else:
+        partial = None
+    assert partial is None or partial.type == "AIMessageChunk"
+    if chunks:
+        message = chunks[0]
+        for chunk in chunks[1:]:
+            message += chunk
+        # bad tool-call JSON lands in invalid_tool_calls, never in an exception
+        for call in message.tool_calls:
+            assert isinstance(call["args"], dict)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=10))
+@example(arguments="1", name="f")  # JSON, but not an object: LangChain's parser lets it through
+@example(arguments='{"city": "Par', name="get_weather")  # cut off
+def test_any_tool_call_arguments_give_a_message(arguments: str, name: str) -> None:
+    fake = FakeVLLM()
+    body = _json.loads(_json.dumps(load("tool_call")["body"]))
+    body["choices"][0]["message"]["tool_calls"][0]["function"].update(
+        arguments=arguments, name=name
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/chat/completions"):
+            return httpx.Response(200, json=body)
+        return fake.handler(request)
+
+    transport = httpx.MockTransport(handler)
+    message = ChatVLLM(
+        base_url=BASE_URL,
+        model=recorded_model(),
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    ).invoke("hi")
+    calls = [*message.tool_calls, *message.invalid_tool_calls]
+    assert len(calls) == 1
+    if message.tool_calls:
+        assert isinstance(message.tool_calls[0]["args"], dict)
+    else:
+        assert message.invalid_tool_calls[0]["args"] == arguments

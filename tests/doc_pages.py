@@ -41,6 +41,7 @@ LOCAL_URLS = {
     "VLLM_BASE_URL": "http://localhost:8000/v1",
     "VLLM_EMBEDDINGS_BASE_URL": "http://localhost:8001/v1",
     "VLLM_REASONING_BASE_URL": "http://localhost:8002/v1",
+    "VLLM_ROUTER_BASE_URL": "http://localhost:8010/v1",
 }
 """The servers the pages talk to (scripts/vllm_local.py), unless the environment says."""
 

@@ -99,3 +99,17 @@ def _vllm_server() -> None:
     if uses_local_server():
         launcher = ROOT / "scripts" / "vllm_local.py"
         subprocess.run([sys.executable, str(launcher), "start", "chat"], check=True)  # noqa: S603
+
+
+@pytest.fixture(scope="session")
+def router_url() -> str:
+    """vllm-router in front of two replicas (the local ones are started if needed)."""
+    explicit = os.environ.get("VLLM_ROUTER_BASE_URL")
+    if explicit:
+        return explicit
+    if not uses_local_server():
+        pytest.skip("needs a router in front of replicas: set VLLM_ROUTER_BASE_URL")
+    launcher = ROOT / "scripts" / "vllm_local.py"
+    for server in ("replica", "router"):
+        subprocess.run([sys.executable, str(launcher), "start", server], check=True)  # noqa: S603
+    return "http://127.0.0.1:8010/v1"

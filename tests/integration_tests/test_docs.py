@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 @pytest.mark.parametrize("page", pages(), ids=lambda path: path.name)
 def test_page_runs_and_prints_what_it_shows(
-    page: Path, embeddings_url: str, reasoning_url: str
+    page: Path, embeddings_url: str, reasoning_url: str, router_url: str
 ) -> None:
-    del embeddings_url, reasoning_url  # both servers started (or named) for the pages
+    del embeddings_url, reasoning_url, router_url  # the servers the pages use are up
     shown = blocks(page.read_text())
     printed = run_page(page)
     assert len(printed) == len(shown)

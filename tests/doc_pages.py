@@ -85,9 +85,20 @@ def masked(text: str) -> str:
 
 
 def run_blocks(codes: list[str], name: str) -> list[str]:
-    """Execute ``codes`` in order in one namespace; return what each printed."""
-    for variable, url in LOCAL_URLS.items():
-        os.environ.setdefault(variable, url)
+    """Execute ``codes`` in order in one namespace; return what each printed.
+
+    The ``LOCAL_URLS`` variables not already set are set for the run only.
+    """
+    added = [variable for variable in LOCAL_URLS if variable not in os.environ]
+    os.environ.update({variable: LOCAL_URLS[variable] for variable in added})
+    try:
+        return _run_blocks(codes, name)
+    finally:
+        for variable in added:
+            os.environ.pop(variable, None)
+
+
+def _run_blocks(codes: list[str], name: str) -> list[str]:
     namespace: dict[str, Any] = {"__name__": f"docs_{name}"}
     loop = asyncio.new_event_loop()
     outputs = []

@@ -774,6 +774,13 @@ def test_json_schema_is_the_default_and_names_the_schema(fake: FakeVLLM) -> None
 # ---------------------------------------------------------------- same answers as ChatOpenAI
 
 
+# ChatOpenAI (the baseline here, not ChatVLLM) opens a socket at construction to probe
+# which socket options the OS supports; pytest-socket blocks it and ChatOpenAI falls back.
+_CHAT_OPENAI_PROBES_SOCKETS = pytest.mark.filterwarnings(
+    "ignore:A test tried to use socket.socket:UserWarning"
+)
+
+
 def chat_openai(fake: FakeVLLM) -> Any:
     from langchain_openai import ChatOpenAI  # noqa: PLC0415
 
@@ -812,6 +819,7 @@ def comparable(message: Any) -> dict[str, Any]:
     }
 
 
+@_CHAT_OPENAI_PROBES_SOCKETS
 @pytest.mark.parametrize("tools", [False, True])
 def test_streamed_chunks_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
     ours: Any = make(fake, model=recorded_model())
@@ -825,6 +833,7 @@ def test_streamed_chunks_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> N
     assert all(c.response_metadata["model_provider"] == "vllm" for c in our_chunks if c.content)
 
 
+@_CHAT_OPENAI_PROBES_SOCKETS
 @pytest.mark.parametrize("tools", [False, True])
 async def test_invoked_messages_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
     ours: Any = make(fake, model=recorded_model())

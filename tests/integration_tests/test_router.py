@@ -53,12 +53,12 @@ def test_discovery_chat_stream_tools_and_tokens_through_the_router(router_url: s
 
 def test_sessions_spread_over_replicas_and_each_sticks_to_one(router_url: str) -> None:
     before = served_by_each_replica()
-    for _ in range(12):
+    for _ in range(20):  # all 20 on one replica by chance: 2 in a million
         session = {"X-Session-ID": uuid.uuid4().hex}
         ChatVLLM(base_url=router_url, max_tokens=2, default_headers=session).invoke(QUESTION)
     spread = [after - b for after, b in zip(served_by_each_replica(), before, strict=True)]
-    assert sum(spread) == 12
-    assert all(count > 0 for count in spread)  # 12 sessions did not all hash to one replica
+    assert sum(spread) == 20
+    assert all(count > 0 for count in spread)  # the sessions did not all hash to one replica
 
     sticky = ChatVLLM(
         base_url=router_url, max_tokens=2, default_headers={"X-Session-ID": "conversation-1"}

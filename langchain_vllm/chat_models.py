@@ -895,9 +895,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                 return
             payload = self._stream_payload(messages, stop, kwargs)
             raw = self.client.with_raw_response.create(**payload)
-            info: dict[str, Any] | None = self._generation_info(raw)
-            chunk_class: type = AIMessageChunk
-            received: list[ChatGenerationChunk] = []
+            reader = _ChunkReader(self, self._generation_info(raw))
             deadline = _streams.SyncDeadline(self.stream_deadline, raw.http_response)
             try:
                 with (
@@ -907,23 +905,18 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                     ) as events,
                 ):
                     for event in events:
-                        chunk = self._convert_chunk_to_generation_chunk(
-                            cast("dict[str, Any]", event), chunk_class, info
-                        )
-                        if chunk is None:
+                        if (chunk := reader.read(event)) is None:
                             continue
-                        info, chunk_class = {}, chunk.message.__class__
-                        received.append(chunk)
                         if run_manager:
-                            logprobs = (chunk.generation_info or {}).get("logprobs")
-                            run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=logprobs)
+                            run_manager.on_llm_new_token(
+                                chunk.text, chunk=chunk, logprobs=_logprobs(chunk)
+                            )
                         yield chunk
-                if not received:
-                    raise _streams.EmptyStreamError
+                reader.check_not_empty()
             except (httpx.HTTPError, openai.APIError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
-                    received,
+                    reader.received,
                     raw.http_response.request,
                     deadline=self.stream_deadline,
                     expired=deadline.expired,
@@ -945,9 +938,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                 return
             payload = self._stream_payload(messages, stop, kwargs)
             raw = await self.async_client.with_raw_response.create(**payload)
-            info: dict[str, Any] | None = self._generation_info(raw)
-            chunk_class: type = AIMessageChunk
-            received: list[ChatGenerationChunk] = []
+            reader = _ChunkReader(self, self._generation_info(raw))
             try:
                 async with (
                     asyncio.timeout(self.stream_deadline),
@@ -956,25 +947,18 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                     ) as events,
                 ):
                     async for event in events:
-                        chunk = self._convert_chunk_to_generation_chunk(
-                            cast("dict[str, Any]", event), chunk_class, info
-                        )
-                        if chunk is None:
+                        if (chunk := reader.read(event)) is None:
                             continue
-                        info, chunk_class = {}, chunk.message.__class__
-                        received.append(chunk)
                         if run_manager:
-                            logprobs = (chunk.generation_info or {}).get("logprobs")
                             await run_manager.on_llm_new_token(
-                                chunk.text, chunk=chunk, logprobs=logprobs
+                                chunk.text, chunk=chunk, logprobs=_logprobs(chunk)
                             )
                         yield chunk
-                if not received:
-                    raise _streams.EmptyStreamError
+                reader.check_not_empty()
             except (httpx.HTTPError, openai.APIError, TimeoutError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
-                    received,
+                    reader.received,
                     raw.http_response.request,
                     deadline=self.stream_deadline,
                     expired=isinstance(error, TimeoutError),
@@ -1201,6 +1185,40 @@ def _choices(schema: Any) -> tuple[list[str], Callable[[str], Any]]:
         f"Literal['a', 'b', ...] as schema, got {schema!r}."
     )
     raise ValueError(msg)
+
+
+class _ChunkReader:
+    """Turns a stream's events (plain dicts) into chunks, as ChatOpenAI's stream loop does.
+
+    The first chunk carries the generation info (response headers); each chunk is built as
+    the class of the one before (LangChain's rule for chunk merging); ``received`` keeps
+    them for an early end.
+    """
+
+    def __init__(self, model: ChatVLLM, info: dict[str, Any]) -> None:
+        self._model = model
+        self._info: dict[str, Any] = info
+        self._chunk_class: type = AIMessageChunk
+        self.received: list[ChatGenerationChunk] = []
+
+    def read(self, event: object) -> ChatGenerationChunk | None:
+        """The chunk for ``event``, or ``None`` for an event that carries none."""
+        chunk = self._model._convert_chunk_to_generation_chunk(  # noqa: SLF001
+            cast("dict[str, Any]", event), self._chunk_class, self._info
+        )
+        if chunk is not None:
+            self._info, self._chunk_class = {}, chunk.message.__class__
+            self.received.append(chunk)
+        return chunk
+
+    def check_not_empty(self) -> None:
+        """Raise for a stream that ended before its first chunk."""
+        if not self.received:
+            raise _streams.EmptyStreamError
+
+
+def _logprobs(chunk: ChatGenerationChunk) -> Any:
+    return (chunk.generation_info or {}).get("logprobs")
 
 
 def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[str, Any]) -> None:

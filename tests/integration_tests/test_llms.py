@@ -35,14 +35,15 @@ def test_invoke_generate_and_usage() -> None:
 
 
 def test_batch_answers_each_prompt_in_order() -> None:
-    prompts: list[LanguageModelInput] = [
-        PROMPT,
-        "The capital of Italy is",
-        "The capital of Spain is",
-    ]
-    model = llm()
-    batched = model.batch(prompts)
-    assert batched == [model.invoke(p) for p in prompts]
+    # vLLM's greedy output is not batch-invariant: three prompts in one request may
+    # continue differently after a few tokens than three single requests do. What a
+    # user relies on is one answer per prompt, in the prompts' order.
+    capitals = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid"}
+    prompts: list[LanguageModelInput] = [f"The capital of {c} is" for c in capitals]
+    batched = llm().batch(prompts)
+    assert len(batched) == len(prompts)
+    for answer, capital in zip(batched, capitals.values(), strict=True):
+        assert answer.split()[0].strip(".,") == capital
 
 
 def test_stream_equals_invoke_and_reports_usage() -> None:

@@ -26,7 +26,14 @@ import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from langchain_core.messages import BaseMessage
 
 _NUMBERS = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -341,6 +348,42 @@ def with_reasoning(message: dict[str, Any], reasoning: str, wire: WireFormat) ->
 # ------------------------------------------------------------------ multimodal content
 
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/mp3": "mp3"}
+
+
+def reasoning_of(message: BaseMessage) -> str | None:
+    """The reasoning text an assistant message carries (from vLLM or a reasoning block)."""
+    text = message.additional_kwargs.get("reasoning_content")
+    if isinstance(text, str) and text:
+        return text
+    if isinstance(message.content, list):
+        texts = [
+            str(block.get("reasoning", ""))
+            for block in message.content
+            if isinstance(block, dict) and block.get("type") == "reasoning"
+        ]
+        return "".join(texts) or None
+    return None
+
+
+def with_reasoning_history(
+    messages: Sequence[BaseMessage],
+    dicts: list[dict[str, Any]],
+    policy: str,
+    wire: WireFormat,
+) -> list[dict[str, Any]]:
+    """Add earlier assistant reasoning to the request messages as ``policy`` says."""
+    if policy == "never":
+        return dicts
+    start = 0
+    if policy == "last":
+        humans = [i for i, m in enumerate(messages) if m.type == "human"]
+        start = humans[-1] + 1 if humans else 0
+    out = list(dicts)
+    for index in range(start, len(messages)):
+        message = messages[index]
+        if isinstance(message, AIMessage) and (reasoning := reasoning_of(message)):
+            out[index] = with_reasoning(out[index], reasoning, wire)
+    return out
 
 
 def _source_url(block: dict[str, Any]) -> str | None:

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import enum
-import re
-import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import openai
 from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.output_parsers import JsonOutputParser
 from langchain_core.runnables import (
     RunnableConfig,
     RunnableLambda,
-    RunnableMap,
-    RunnablePassthrough,
 )
 from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.function_calling import convert_to_openai_function
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from langchain_vllm import _http, _server, _streams, _tools, _wire
+from langchain_vllm import _http, _server, _streams, _structured, _tools, _wire
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
@@ -786,7 +779,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
         wire = self._wire_format()
         if "messages" in payload:
-            payload["messages"] = _with_reasoning_history(
+            payload["messages"] = _wire.with_reasoning_history(
                 messages, payload["messages"], history, wire
             )
         return _wire.finish_payload(
@@ -1092,13 +1085,13 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             kwargs: Passed on to ``bind``.
         """
         if method in ("choice", "regex", "grammar"):
-            constraint, parse = _constraint(method, schema)
+            constraint, parse = _structured.constraint(method, schema)
             llm = self.bind(
                 structured_outputs=constraint,
                 ls_structured_output_format={"kwargs": {"method": method}, "schema": constraint},
                 **kwargs,
             )
-            return _with_parser(llm, RunnableLambda(parse), include_raw=include_raw)
+            return _structured.with_parser(llm, RunnableLambda(parse), include_raw=include_raw)
         is_v2_model = isinstance(schema, type) and is_basemodel_subclass(schema)
         if (
             method != "json_schema"
@@ -1117,7 +1110,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             )
         # ChatOpenAI's json_schema branch silently switches to function_calling for model
         # names starting with gpt-3/gpt-4-; vLLM serves any model under any name.
-        response_format, parser = _json_schema_format(schema, strict=strict)
+        response_format, parser = _structured.json_schema_format(schema, strict=strict)
         bind_kwargs: dict[str, Any] = {
             "response_format": response_format,
             "ls_structured_output_format": {
@@ -1128,63 +1121,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         }
         if tools:
             bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
-        return _with_parser(self.bind(**bind_kwargs), parser, include_raw=include_raw)
-
-
-def _with_parser(
-    llm: Runnable[Any, Any], parser: Runnable[Any, Any], *, include_raw: bool
-) -> Runnable[Any, Any]:
-    """``llm | parser``, or with ``include_raw`` a dict of raw, parsed and parsing_error."""
-    if not include_raw:
-        return llm | parser
-    parse = RunnablePassthrough.assign(
-        parsed=lambda x: parser.invoke(x["raw"]), parsing_error=lambda _: None
-    ).with_fallbacks(
-        [RunnablePassthrough.assign(parsed=lambda _: None)],
-        exception_key="parsing_error",
-    )
-    return RunnableMap(raw=llm) | parse
-
-
-def _constraint(method: str, schema: Any) -> tuple[dict[str, Any], Callable[[AIMessage], Any]]:
-    """The ``structured_outputs`` constraint and the answer parser for choice/regex/grammar.
-
-    Raises:
-        ValueError: ``schema`` is not what ``method`` takes.
-    """
-    if method == "choice":
-        choices, convert = _choices(schema)
-        return {"choice": choices}, lambda message: convert(message.text)
-    if not isinstance(schema, str) or not schema:
-        what = "a regular expression" if method == "regex" else "a grammar"
-        msg = f"method={method!r} takes {what} (a non-empty string) as schema, got {schema!r}."
-        raise ValueError(msg)
-    if method == "regex":
-        re.compile(schema)
-    return {method: schema}, lambda message: message.text
-
-
-def _choices(schema: Any) -> tuple[list[str], Callable[[str], Any]]:
-    """Strings to choose from, and how to turn the chosen one into the caller's type."""
-    if isinstance(schema, type) and issubclass(schema, enum.Enum):
-        members = {str(member.value): member for member in schema}
-        if not all(isinstance(member.value, str) for member in schema):
-            msg = f"method='choice' needs an Enum of string values; {schema.__name__} has others."
-            raise ValueError(msg)
-        return list(members), members.__getitem__
-    if typing.get_origin(schema) is Literal:
-        schema = list(typing.get_args(schema))
-    if (
-        isinstance(schema, list | tuple)
-        and schema
-        and all(isinstance(choice, str) for choice in schema)
-    ):
-        return list(schema), str
-    msg = (
-        "method='choice' takes a list of strings, an Enum with string values or a "
-        f"Literal['a', 'b', ...] as schema, got {schema!r}."
-    )
-    raise ValueError(msg)
+        return _structured.with_parser(self.bind(**bind_kwargs), parser, include_raw=include_raw)
 
 
 class _ChunkReader:
@@ -1268,72 +1205,3 @@ def _vllm_content(message: BaseMessage) -> BaseMessage:
     if all(new is old for new, old in zip(parts, message.content, strict=True)):
         return message
     return message.model_copy(update={"content": parts})
-
-
-def reasoning_of(message: BaseMessage) -> str | None:
-    """The reasoning text an assistant message carries (from vLLM or a reasoning block)."""
-    text = message.additional_kwargs.get("reasoning_content")
-    if isinstance(text, str) and text:
-        return text
-    if isinstance(message.content, list):
-        texts = [
-            str(block.get("reasoning", ""))
-            for block in message.content
-            if isinstance(block, dict) and block.get("type") == "reasoning"
-        ]
-        return "".join(texts) or None
-    return None
-
-
-def _with_reasoning_history(
-    messages: Sequence[BaseMessage],
-    dicts: list[dict[str, Any]],
-    policy: str,
-    wire: _wire.WireFormat,
-) -> list[dict[str, Any]]:
-    """Add earlier assistant reasoning to the request messages as ``policy`` says."""
-    if policy == "never":
-        return dicts
-    start = 0
-    if policy == "last":
-        humans = [i for i, m in enumerate(messages) if m.type == "human"]
-        start = humans[-1] + 1 if humans else 0
-    out = list(dicts)
-    for index in range(start, len(messages)):
-        message = messages[index]
-        if isinstance(message, AIMessage) and (reasoning := reasoning_of(message)):
-            out[index] = _wire.with_reasoning(out[index], reasoning, wire)
-    return out
-
-
-def _json_schema_format(
-    schema: Any, *, strict: bool | None, as_dict: bool = False
-) -> tuple[Any, Runnable[Any, Any]]:
-    """Response format and output parser for ``method="json_schema"``."""
-    if not as_dict and isinstance(schema, type) and is_basemodel_subclass(schema):
-        model_class = cast("type[BaseModel]", schema)
-
-        def parse_model(message: AIMessage) -> Any:
-            if message.tool_calls:
-                return None
-            return model_class.model_validate_json(message.text)
-
-        # Sent as a plain JSON schema and parsed here (not by the SDK's parse(), which
-        # raises inside the model call), so include_raw=True reports a bad answer as
-        # parsing_error. Only ``content`` is parsed: reasoning text never reaches it.
-        response_format, _ = _json_schema_format(
-            model_class, strict=True if strict is None else strict, as_dict=True
-        )
-        return response_format, RunnableLambda(parse_model)
-    if isinstance(schema, dict) and schema.get("type") == "json_schema":
-        return schema, JsonOutputParser()
-    if isinstance(schema, dict) and "name" in schema and "schema" in schema:
-        return {"type": "json_schema", "json_schema": schema}, JsonOutputParser()
-    function = convert_to_openai_function(schema, strict=strict)
-    json_schema = {
-        "name": function["name"],
-        "schema": function["parameters"],
-        **({"description": function["description"]} if function.get("description") else {}),
-        **({"strict": strict} if strict is not None else {}),
-    }
-    return {"type": "json_schema", "json_schema": json_schema}, JsonOutputParser()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,8 @@ class ServedModel:
 
 _models: dict[str, tuple[ServedModel, ...]] = {}
 _versions: dict[str, str | None] = {}
+_routers: dict[str, bool] = {}
+_warned_strict: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -86,9 +89,13 @@ def forget(base_url: str | None = None) -> None:
         if base_url is None:
             _models.clear()
             _versions.clear()
+            _routers.clear()
+            _warned_strict.clear()
         else:
             _models.pop(base_url.rstrip("/"), None)
             _versions.pop(base_url.rstrip("/"), None)
+            _routers.pop(base_url.rstrip("/"), None)
+            _warned_strict.discard(base_url.rstrip("/"))
 
 
 def root_url(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
@@ -195,6 +202,64 @@ async def ahealth(client: openai.AsyncOpenAI) -> bool:
     except openai.APIError:
         return False
     return True
+
+
+ROUTER_HEALTH = "All servers healthy"
+"""What ``GET /health`` of vllm-router says (vLLM's own answers an empty 200)."""
+
+STRICT_LEVEL_FLAG = "--tool-strict-level parameter"
+"""vLLM's server flag that holds every tool's arguments to its schema, ``strict`` or not."""
+
+
+def _is_router_health(body: object) -> bool:
+    return isinstance(body, str) and body.strip() == ROUTER_HEALTH
+
+
+def is_vllm_router(client: openai.OpenAI) -> bool:
+    """Whether ``client``'s base URL is a vllm-router (cached; no error if it can't tell)."""
+    key = cache_key(client)
+    if key not in _routers:
+        try:
+            body: object = client.get(f"{root_url(client)}/health", cast_to=object)
+        except openai.APIError:
+            body = None
+        with _lock:
+            _routers[key] = _is_router_health(body)
+    return _routers[key]
+
+
+async def ais_vllm_router(client: openai.AsyncOpenAI) -> bool:
+    """Async twin of :func:`is_vllm_router`."""
+    key = cache_key(client)
+    if key not in _routers:
+        try:
+            body: object = await client.get(f"{root_url(client)}/health", cast_to=object)
+        except openai.APIError:
+            body = None
+        with _lock:
+            _routers[key] = _is_router_health(body)
+    return _routers[key]
+
+
+def router_drops_strict(base_url: str) -> str:
+    """What to tell a user who sends strict tools through vllm-router at ``base_url``."""
+    return (
+        f'{base_url} is a vllm-router, which drops the "strict" flag of tools before '
+        "passing requests on (vllm-router 0.1.17), so vLLM does not hold tool-call "
+        "arguments to their schema there. Start every vLLM replica behind it with "
+        f"{STRICT_LEVEL_FLAG} (vLLM then treats every tool as strict; pass strict=False "
+        "to bind_tools to silence this warning), or use with_structured_output(schema), "
+        "whose JSON schema the router passes on."
+    )
+
+
+def warn_router_drops_strict(base_url: str) -> None:
+    """Warn (once per base URL) that strict tools lose their ``strict`` at a vllm-router."""
+    with _lock:
+        if base_url in _warned_strict:
+            return
+        _warned_strict.add(base_url)
+    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=4)
 
 
 _LORA_HINT = (

@@ -83,6 +83,11 @@ def check_function(function: Any) -> None:
         raise ValueError(msg)
 
 
+def any_strict(tools: Any) -> bool:
+    """Whether any of the (formatted) ``tools`` of a request is ``strict``."""
+    return isinstance(tools, list) and any(_explicit_strict(tool) is True for tool in tools)
+
+
 def _explicit_strict(tool: Any) -> bool | None:
     if not isinstance(tool, dict):
         return None

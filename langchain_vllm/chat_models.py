@@ -531,21 +531,31 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     async def _aserved_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
         return await _server.aserved_models(self.root_async_client, refresh=refresh)
 
-    def _prepare(self) -> None:
+    def _prepare(self, call: dict[str, Any] | None = None) -> None:
         """Learn (once per base URL) the served models and the server version.
 
         Picks the model when none was given and fills ``profile["max_input_tokens"]``.
+        A ``call`` with strict tools also learns whether the server is a vllm-router,
+        which drops ``strict``, and warns once if so.
         """
         models = self._served_models()
         self._ensure_sync_client_available()
         _server.server_version(self.root_client)
         self._learned(models)
+        if _tools.any_strict((call or {}).get("tools")) and _server.is_vllm_router(
+            self.root_client
+        ):
+            _server.warn_router_drops_strict(self._base_url())
 
-    async def _aprepare(self) -> None:
+    async def _aprepare(self, call: dict[str, Any] | None = None) -> None:
         """Async twin of :meth:`_prepare`."""
         models = await self._aserved_models()
         await _server.aserver_version(self.root_async_client)
         self._learned(models)
+        if _tools.any_strict((call or {}).get("tools")) and await _server.ais_vllm_router(
+            self.root_async_client
+        ):
+            _server.warn_router_drops_strict(self._base_url())
 
     def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
         if self.model_id is None:
@@ -700,22 +710,22 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     # LangSmith params (which name the model) before it calls _generate/_stream.
     def generate(self, *args: Any, **kwargs: Any) -> LLMResult:
         """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        self._prepare()
+        self._prepare(kwargs)
         return super().generate(*args, **kwargs)
 
     async def agenerate(self, *args: Any, **kwargs: Any) -> LLMResult:
         """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        await self._aprepare()
+        await self._aprepare(kwargs)
         return await super().agenerate(*args, **kwargs)
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[AIMessageChunk]:
         """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        self._prepare()
+        self._prepare(kwargs)
         yield from super().stream(*args, **kwargs)
 
     async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
         """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        await self._aprepare()
+        await self._aprepare(kwargs)
         async for chunk in super().astream(*args, **kwargs):
             yield chunk
 

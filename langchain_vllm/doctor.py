@@ -58,6 +58,11 @@ What each line means:
 ``vLLM version``
     From ``GET <root>/version``; ``unknown`` when there is none (e.g. a router or proxy in
     front of vLLM). The probes then use the newest request format.
+``router``
+    Shown when the base URL is a vllm-router (its ``GET /health`` says "All servers
+    healthy"). The router drops the ``strict`` flag of tools on the way to vLLM, so tool
+    arguments follow their schema only when every replica runs with
+    ``--tool-strict-level parameter``.
 ``models``
     Every card of ``/v1/models``: a base model with its ``max_model_len`` (the context
     window the server was started with), a LoRA adapter with the base model it runs on
@@ -189,6 +194,7 @@ class Report:
         problem: Why the server is not reachable, and what to check (``None`` if it is).
         healthy: Whether ``GET <root>/health`` answered 200.
         version: The vLLM version from ``GET <root>/version`` (``None``: unknown).
+        router: The base URL is a vllm-router (it drops tools' ``strict``).
         models: The cards of ``/v1/models``.
         probed_model: The model the capability probes used (the first base model).
         chat: ``POST /v1/chat/completions``.
@@ -204,6 +210,7 @@ class Report:
     problem: str | None = None
     healthy: bool = False
     version: str | None = None
+    router: bool = False
     models: tuple[_server.ServedModel, ...] = ()
     probed_model: str | None = None
     chat: Capability = field(default=_UNREACHABLE)
@@ -226,7 +233,7 @@ class Report:
         """The report as plain JSON data (what ``--json`` prints).
 
         Keys: ``base_url``, ``reachable``, ``problem``, ``healthy``, ``version`` (``null``
-        when unknown), ``models`` (``id``, ``root``, ``parent``, ``max_model_len``,
+        when unknown), ``router``, ``models`` (``id``, ``root``, ``parent``, ``max_model_len``,
         ``is_adapter``), ``probed_model`` and ``capabilities``: one object per capability
         (``chat``, ``tool_choice``, ``structured_outputs``, ``reasoning_parser``,
         ``embeddings``, ``rerank``) with ``status``, ``detail`` and ``flag``.
@@ -237,6 +244,7 @@ class Report:
             "problem": self.problem,
             "healthy": self.healthy,
             "version": self.version,
+            "router": self.router,
             "models": [{**asdict(m), "is_adapter": m.is_adapter} for m in self.models],
             "probed_model": self.probed_model,
             "capabilities": {name: asdict(result) for name, _, result in self.capabilities()},
@@ -544,7 +552,12 @@ def _diagnose(client: openai.OpenAI, base_url: str, timeout: float) -> Report:
     except (openai.APIStatusError, openai.APIConnectionError):
         version = None
     found = Report(
-        base_url=base_url, reachable=True, healthy=healthy, version=version, models=models
+        base_url=base_url,
+        reachable=True,
+        healthy=healthy,
+        version=version,
+        router=_server.is_vllm_router(client),
+        models=models,
     )
     model = next((m.id for m in models if not m.is_adapter), None)
     if model is None:
@@ -610,6 +623,16 @@ def render(report: Report) -> str:
     lines.append(f"reachable     yes ({health}, GET /v1/models 200)")
     version = report.version or "unknown (no GET /version: e.g. a router in front of vLLM)"
     lines.append(f"vLLM version  {version}")
+    if report.router:
+        lines.extend(
+            _wrapped(
+                "router        ",
+                'vllm-router (GET /health: "All servers healthy"). It drops the "strict" '
+                "flag of tools, so tool arguments follow their schema only when every "
+                f"replica behind it runs with {_server.STRICT_LEVEL_FLAG}.",
+                " " * 14,
+            )
+        )
     model_lines = [_model_line(m) for m in report.models] or ["none"]
     lines.append(f"models        {model_lines[0]}")
     lines.extend(f"              {line}" for line in model_lines[1:])

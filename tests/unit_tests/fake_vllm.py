@@ -64,6 +64,8 @@ class FakeVLLM:
             answer gets ``REASONING`` under each of these names (``("reasoning",)`` for
             current vLLM, ``("reasoning_content",)`` for 0.8-0.11.0, both for 0.11.1+ to
             0.16), in the message or, streaming, in deltas before the content.
+        health: The text body of ``GET /health`` (vLLM: empty; vllm-router: "All servers
+            healthy"; ``None``: the route is missing).
         pooling: Answer like the embedding server (all-MiniLM-L6-v2): its model list,
             ``/v1/embeddings``, ``/rerank`` and ``/score``. ``routes_missing`` lists paths
             to answer 404 for (an older server).
@@ -75,6 +77,7 @@ class FakeVLLM:
         *,
         version: str | None = "0.32.0",
         reasoning_fields: tuple[str, ...] = (),
+        health: str | None = "",
         pooling: bool = False,
     ) -> None:
         self.models_body = copy.deepcopy(load("embed_models" if pooling else "models")["body"])
@@ -83,6 +86,7 @@ class FakeVLLM:
         if models is not None:
             self.models_body["data"] = models
         self.version = version
+        self.health = health
         self.reasoning_fields = reasoning_fields
         self.requests: list[httpx.Request] = []
         self.fail_with: Exception | None = None
@@ -105,6 +109,8 @@ class FakeVLLM:
                 return httpx.Response(200, json=self.models_body)
             if path == "/version" and self.version is not None:
                 return httpx.Response(200, json={"version": self.version})
+            if path == "/health" and self.health is not None:
+                return httpx.Response(200, text=self.health)
             return _NOT_FOUND()
         route: Callable[[dict[str, Any]], httpx.Response] | None = {
             "/tokenize": self._tokenize,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from typing import Any
 
 import openai
@@ -366,6 +367,48 @@ async def test_streamed_tool_call_is_assembled(fake: FakeVLLM) -> None:
     recorded = load_fixture("tool_call_stream")["body"]
     assert full.tool_calls[0]["name"] in recorded
     assert full.usage_metadata is not None
+
+
+def router() -> FakeVLLM:
+    """A vllm-router in front of vLLM: its own /health text and no /version."""
+    return FakeVLLM(version=None, health="All servers healthy")
+
+
+def test_strict_tools_through_vllm_router_warn_once_with_the_fix() -> None:
+    fake = router()
+    tools = make(fake).bind_tools([GetWeather], tool_choice="any")
+    with pytest.warns(UserWarning, match=r"drops the \"strict\" flag") as caught:
+        tools.invoke("Weather in Paris?")
+    assert "--tool-strict-level parameter" in str(caught[0].message)
+    assert BASE_URL in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tools.invoke("Weather in Paris?")  # once per server
+    assert fake.paths().count("GET /health") == 1
+    assert fake.chat_bodies()[0]["tools"][0]["function"]["strict"] is True  # still sent
+
+
+async def test_strict_tools_through_vllm_router_warn_in_async_streams() -> None:
+    tools = make(router()).bind_tools([GetWeather], tool_choice="any")
+    with pytest.warns(UserWarning, match="--tool-strict-level parameter"):
+        _ = [chunk async for chunk in tools.astream("Weather in Paris?")]
+
+
+@pytest.mark.parametrize(
+    ("fake", "strict", "health_checks"),
+    [
+        (FakeVLLM(), True, 1),  # vLLM itself: /health is empty, nothing to say
+        (router(), False, 0),  # no strict tools: nothing to lose, nothing asked
+    ],
+)
+def test_no_router_warning_when_nothing_is_dropped(
+    fake: FakeVLLM, *, strict: bool, health_checks: int
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(fake).bind_tools([GetWeather], strict=strict).invoke("Weather?")
+        make(fake).invoke("Hi")
+    assert fake.paths().count("GET /health") == health_checks
 
 
 # ---------------------------------------------------------------- OpenAI name quirks

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from langchain_vllm import doctor
+from langchain_vllm import _server, doctor
 from langchain_vllm._http import httpx
 
 BASE_URL = "http://vllm.test:8000/v1"
@@ -166,6 +166,7 @@ class MockVLLM:
     reasoning_parser: bool = False
     api_key: str | None = None
     honors_constraints: bool = True
+    health_text: str = ""  # vllm-router: "All servers healthy"
     requests: list[httpx.Request] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -176,7 +177,8 @@ class MockVLLM:
             return httpx.Response(401, json={"error": "Unauthorized"})
         body = json.loads(request.content) if request.content else {}
         routes = {
-            ("GET", "/health"): lambda: httpx.Response(200),  # empty body, no content type
+            # vLLM: an empty body, no content type
+            ("GET", "/health"): lambda: httpx.Response(200, text=self.health_text),
             ("GET", "/v1/models"): lambda: httpx.Response(
                 200, json={"object": "list", "data": self.cards}
             ),
@@ -424,6 +426,23 @@ def test_router_without_version_says_unknown(
     assert report.to_dict()["version"] is None
     # the newest request format is used
     assert any("structured_outputs" in body for body in server.chat_bodies())
+
+
+def test_vllm_router_is_named_with_the_flag_that_keeps_tools_strict(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    router = MockVLLM(version=None, health_text="All servers healthy")
+    code, out = run(monkeypatch, capsys, router.client(), "--base-url", BASE_URL)
+    assert code == 0
+    line = " ".join(out.split("router        ", 1)[1].split("\n              "))
+    assert line.startswith("vllm-router")
+    assert 'drops the "strict" flag' in line
+    assert "--tool-strict-level parameter" in line
+    assert doctor.diagnose(BASE_URL, http_client=router.client()).to_dict()["router"] is True
+    _server.forget()
+    plain = doctor.diagnose(BASE_URL, http_client=MockVLLM().client())
+    assert plain.router is False
+    assert "router " not in doctor.render(plain)
 
 
 def test_lora_adapters_are_listed_with_their_parent(

@@ -67,21 +67,14 @@ def test_forget_and_refresh(fake: FakeVLLM) -> None:
 
 
 def test_health(fake: FakeVLLM) -> None:
-    assert _server.health(make(fake).root_client) is False  # the fake has no /health route
-
-    def healthy(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/health"
-        return httpx.Response(200, text="")
-
-    client = openai.OpenAI(
-        base_url=BASE_URL,
-        api_key="EMPTY",
-        http_client=httpx.Client(transport=httpx.MockTransport(healthy)),
-    )
-    assert _server.health(client) is True
+    assert _server.health(make(fake).root_client) is True
+    fake.health = None  # no /health route
+    assert _server.health(make(fake).root_client) is False
 
 
 async def test_async_health(fake: FakeVLLM) -> None:
+    assert await _server.ahealth(make(fake).root_async_client) is True
+    fake.health = None
     assert await _server.ahealth(make(fake).root_async_client) is False
 
 

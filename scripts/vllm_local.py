@@ -27,7 +27,8 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
   after about N tokens: the 135M model then produces reasoning, content and
   ``reasoning_tokens`` like a real reasoning model. ``enable_thinking=false`` answers
   as the chat server does.
-* ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004), and
+* ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004) started
+  with ``--tool-strict-level parameter`` (every tool held to its schema, as if strict), and
   ``router``: ``vllm-router`` (``$VLLM_ROUTER_PORT``, default 8010) in front of ``chat`` and
   ``replica`` with ``--policy consistent_hash``: requests carrying the same ``X-Session-ID``
   header go to the same replica; different sessions spread over both.
@@ -941,6 +942,11 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         ]
         if server.name == "reason":
             command += REASON_FLAGS
+        if server.name == "replica":
+            # vllm-router drops tools' "strict"; this flag makes vLLM hold every tool's
+            # arguments to its schema anyway (the chat server, also behind the router,
+            # keeps vLLM's default, so the difference shows; see docs/scale.md).
+            command += ["--tool-strict-level", "parameter"]
     else:
         command += ["--model", str(layout.embed_model), "--runner", "pooling"]
     return command

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_vllm import _server
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 _FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```\n", re.DOTALL | re.MULTILINE)
@@ -87,8 +89,10 @@ def masked(text: str) -> str:
 def run_blocks(codes: list[str], name: str) -> list[str]:
     """Execute ``codes`` in order in one namespace; return what each printed.
 
-    The ``LOCAL_URLS`` variables not already set are set for the run only.
+    The ``LOCAL_URLS`` variables not already set are set for the run only. Each run starts
+    like a fresh script: nothing learned about the servers before (nor warned) is kept.
     """
+    _server.forget()
     added = [variable for variable in LOCAL_URLS if variable not in os.environ]
     os.environ.update({variable: LOCAL_URLS[variable] for variable in added})
     try:

@@ -110,6 +110,19 @@ def test_reasoning_server_report(capsys: pytest.CaptureFixture[str], reasoning_u
     assert status(report, "structured_outputs") == "ok"  # thinking does not eat the answer
 
 
+def test_router_report_names_the_router_and_the_strict_level_flag(
+    capsys: pytest.CaptureFixture[str], router_url: str
+) -> None:
+    report = json_report(capsys, router_url)
+    assert report["router"] is True
+    assert status(report, "chat") == "ok"
+    assert json_report(capsys, chat_base_url())["router"] is False  # vLLM itself
+    code, out = cli(capsys, "--base-url", router_url)
+    assert code == 0
+    assert "router        vllm-router" in out
+    assert "--tool-strict-level parameter" in " ".join(out.split())
+
+
 def test_cli_subprocess_json() -> None:
     url = chat_base_url()
     done = subprocess.run(  # noqa: S603

@@ -190,7 +190,11 @@ def _new_sync_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.Cl
     if timeout is None:
         timeout = openai.DEFAULT_TIMEOUT
     transport = RetryPolicyTransport(httpx.HTTPTransport(limits=_LIMITS, proxy=proxy))
-    return openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
+    client = openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
+    # Close the pool's sockets when the client goes away, at the latest when the
+    # interpreter exits (else Python reports them as unclosed: a ResourceWarning).
+    weakref.finalize(client, transport.close)
+    return client
 
 
 def _new_async_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.AsyncClient:

@@ -105,6 +105,25 @@ def test_two_asyncio_runs_in_one_process() -> None:
     assert "unclosed" not in result.stderr, result.stderr
 
 
+def test_sync_calls_leave_no_unclosed_socket_at_exit() -> None:
+    # The pooled sync connection outlives the call; it must be closed by the time the
+    # interpreter exits, or Python reports "ResourceWarning: unclosed <socket...>".
+    script = textwrap.dedent(
+        f"""
+        from langchain_vllm import ChatVLLM, VLLMCompletions
+
+        llm = ChatVLLM(base_url={chat_base_url()!r}, max_tokens=4)
+        assert llm.invoke("Hi").text and list(llm.stream("Hey"))
+        assert VLLMCompletions(base_url={chat_base_url()!r}, max_tokens=4).invoke("Hi")
+        print("ok")
+        """
+    )
+    result = _python("-X", "dev", "-W", "always", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert "unclosed" not in result.stderr, result.stderr
+
+
 def test_unknown_model_lists_what_is_served() -> None:
     llm = ChatVLLM(base_url=chat_base_url(), model="no-such-model")
     with pytest.raises(VLLMModelNotFoundError) as info:

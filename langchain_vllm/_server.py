@@ -186,22 +186,32 @@ def _checked_tokens(answer: object) -> dict[str, Any]:
     return answer
 
 
+def health_answer(client: openai.OpenAI) -> object | None:
+    """What ``GET /health`` answered with 200 (vLLM: ``""``), or ``None`` for no 200."""
+    try:
+        answer: object = client.get(f"{root_url(client)}/health", cast_to=object)
+    except openai.APIError:
+        return None
+    return answer
+
+
+async def ahealth_answer(client: openai.AsyncOpenAI) -> object | None:
+    """Async twin of :func:`health_answer`."""
+    try:
+        answer: object = await client.get(f"{root_url(client)}/health", cast_to=object)
+    except openai.APIError:
+        return None
+    return answer
+
+
 def health(client: openai.OpenAI) -> bool:
     """Whether ``GET /health`` answers 200 (the engine is up)."""
-    try:
-        client.get(f"{root_url(client)}/health", cast_to=object)
-    except openai.APIError:
-        return False
-    return True
+    return health_answer(client) is not None
 
 
 async def ahealth(client: openai.AsyncOpenAI) -> bool:
     """Async twin of :func:`health`."""
-    try:
-        await client.get(f"{root_url(client)}/health", cast_to=object)
-    except openai.APIError:
-        return False
-    return True
+    return await ahealth_answer(client) is not None
 
 
 ROUTER_HEALTH = "All servers healthy"
@@ -211,20 +221,18 @@ STRICT_LEVEL_FLAG = "--tool-strict-level parameter"
 """vLLM's server flag that holds every tool's arguments to its schema, ``strict`` or not."""
 
 
-def _is_router_health(body: object) -> bool:
-    return isinstance(body, str) and body.strip() == ROUTER_HEALTH
+def is_router_answer(answer: object) -> bool:
+    """Whether a ``GET /health`` answer is vllm-router's."""
+    return isinstance(answer, str) and answer.strip() == ROUTER_HEALTH
 
 
 def is_vllm_router(client: openai.OpenAI) -> bool:
-    """Whether ``client``'s base URL is a vllm-router (cached; no error if it can't tell)."""
+    """Whether ``client``'s base URL is a vllm-router (cached; ``False`` if it can't tell)."""
     key = cache_key(client)
     if key not in _routers:
-        try:
-            body: object = client.get(f"{root_url(client)}/health", cast_to=object)
-        except openai.APIError:
-            body = None
+        router = is_router_answer(health_answer(client))
         with _lock:
-            _routers[key] = _is_router_health(body)
+            _routers[key] = router
     return _routers[key]
 
 
@@ -232,12 +240,9 @@ async def ais_vllm_router(client: openai.AsyncOpenAI) -> bool:
     """Async twin of :func:`is_vllm_router`."""
     key = cache_key(client)
     if key not in _routers:
-        try:
-            body: object = await client.get(f"{root_url(client)}/health", cast_to=object)
-        except openai.APIError:
-            body = None
+        router = is_router_answer(await ahealth_answer(client))
         with _lock:
-            _routers[key] = _is_router_health(body)
+            _routers[key] = router
     return _routers[key]
 
 

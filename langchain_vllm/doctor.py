@@ -541,7 +541,8 @@ def diagnose(
 
 
 def _diagnose(client: openai.OpenAI, base_url: str, timeout: float) -> Report:
-    healthy = _server.health(client)
+    answer = _server.health_answer(client)
+    healthy = answer is not None
     try:
         models = _server.served_models(client, refresh=True)
     except (openai.APIStatusError, openai.APIConnectionError) as error:
@@ -556,7 +557,7 @@ def _diagnose(client: openai.OpenAI, base_url: str, timeout: float) -> Report:
         reachable=True,
         healthy=healthy,
         version=version,
-        router=_server.is_vllm_router(client),
+        router=_server.is_router_answer(answer),
         models=models,
     )
     model = next((m.id for m in models if not m.is_adapter), None)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from langchain_core.exceptions import ModelError
 
-from langchain_vllm import _flags
+from langchain_vllm import _flags, _profile, _system_messages
 from langchain_vllm._http import httpx
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
@@ -85,7 +85,12 @@ def cache_key(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
 
 
 def forget(base_url: str | None = None) -> None:
-    """Drop what was learned about the server at ``base_url`` (about every server if ``None``)."""
+    """Drop what was learned about the server at ``base_url`` (about every server if ``None``).
+
+    What was learned about models' profiles and chat templates is dropped for every server.
+    """
+    _profile.forget()
+    _system_messages.forget()
     with _lock:
         if base_url is None:
             _models.clear()
@@ -455,6 +460,12 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             response=error.response,
             body=error.body,
         )
+    if _system_messages.is_refusal(message):
+        return VLLMInvalidRequestError(
+            message=f"{message} ({base_url}). {_system_messages.SETTING_HINT}",
+            response=error.response,
+            body=error.body,
+        )
     if too_long := _OUTPUT_TOO_LONG.search(message):
         message = (
             f"{message} Pass max_tokens <= {too_long.group(3)} (the server's max_model_len), "
@@ -571,3 +582,11 @@ async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncI
         if explained is error:
             raise
         raise explained from error
+
+
+def context_window(models: Iterable[ServedModel], model: str) -> int | None:
+    """``max_model_len`` of ``model``'s card, or of its base model's for a LoRA adapter."""
+    models = tuple(models)
+    card = next((m for m in models if m.id == model), None)
+    base = next((m for m in models if card is not None and m.id == card.parent), None)
+    return (card and card.max_model_len) or (base and base.max_model_len) or None

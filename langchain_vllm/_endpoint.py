@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_vllm import _http, _server, _wire
+from langchain_vllm import _http, _server, _versions
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -152,10 +152,10 @@ class VLLMEndpoint(BaseModel):
         await _server.aserver_version(self.async_client)
         return model
 
-    def _wire_format(self) -> _wire.WireFormat:
+    def _wire_format(self) -> _versions.WireFormat:
         """The server's wire format (the newest until its version is known)."""
         known, version = _server.cached_version(self.async_client)
-        return _wire.wire_format(version) if known else _wire.NEWEST
+        return _versions.wire_format(version) if known else _versions.NEWEST
 
     def _explained_errors(self) -> AbstractContextManager[None]:
         """SDK errors re-raised as the package's explained errors."""

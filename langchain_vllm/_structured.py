@@ -2,7 +2,7 @@
 
 ``method="json_schema"`` sends a JSON schema and parses ``content`` itself; vLLM's own
 ``choice``/``regex``/``grammar`` constraints become a ``structured_outputs`` body field
-(translated per server version by ``_wire``) and their answers are parsed back here.
+(translated per server version by ``_versions``) and their answers are parsed back here.
 """
 
 from __future__ import annotations

@@ -22,14 +22,17 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from langchain_vllm import (
+    _content,
     _http,
     _profile,
+    _reasoning,
+    _request,
     _server,
     _streams,
     _structured,
     _system_messages,
     _tools,
-    _wire,
+    _versions,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
@@ -418,7 +421,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     @model_validator(mode="after")
     def _check_structured_outputs(self) -> Self:
         if self.structured_outputs is not None:
-            _wire.check_structured_outputs(self.structured_outputs)
+            _request.check_structured_outputs(self.structured_outputs)
         _system_messages.check_policy(self.system_messages)
         return self
 
@@ -616,11 +619,11 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         if self.model_id is None:
             self._discovered_model = _server.default_model(models, self._base_url())
 
-    def _wire_format(self) -> _wire.WireFormat:
+    def _wire_format(self) -> _versions.WireFormat:
         """The wire format of the server (the newest until its version is known)."""
         client = self.root_async_client if self.root_client is None else self.root_client
         known, version = _server.cached_version(client)
-        return _wire.wire_format(version) if known else _wire.NEWEST
+        return _versions.wire_format(version) if known else _versions.NEWEST
 
     def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
         """Models the server serves (base models and LoRA adapters), cached per base URL."""
@@ -824,7 +827,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> dict[str, Any]:
         vllm_fields, history = self._vllm_request_fields(kwargs)
-        messages = [_vllm_content(m) for m in self._convert_input(input_).to_messages()]
+        messages = [_content.vllm_content(m) for m in self._convert_input(input_).to_messages()]
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
             raise ValueError(msg)
@@ -839,11 +842,11 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         wire = self._wire_format()
         if "messages" in payload:
             payload["messages"] = _system_messages.apply(
-                _wire.with_reasoning_history(messages, payload["messages"], history, wire),
+                _reasoning.with_reasoning_history(messages, payload["messages"], history, wire),
                 self.system_messages,
                 lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
             )
-        return _wire.finish_payload(
+        return _request.finish_payload(
             payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
         )
 
@@ -855,29 +858,22 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         Raises:
             ValueError: A value is out of range, or ``structured_outputs`` is malformed.
         """
-        call = {name: kwargs.pop(name) for name in _CALL_FIELDS if name in kwargs}
-        check_sampling({**call, **{k: v for k, v in kwargs.items() if k in _OPENAI_SAMPLING}})
-        history = call.pop("reasoning_history", self.reasoning_history)
-        if history not in ("never", "last", "all"):
-            msg = f"reasoning_history must be 'never', 'last' or 'all', got {history!r}."
-            raise ValueError(msg)
+        call = _request.pop_call_fields(kwargs, "chat")
+        openai_values = {k: v for k, v in kwargs.items() if k in _request.OPENAI_FIELDS["chat"]}
+        check_sampling({**call, **openai_values})
+        history = _reasoning.history_policy(call.pop("reasoning_history", self.reasoning_history))
         fields: dict[str, Any] = self._vllm_fields()
-        for name in (*_wire.REASONING_FIELDS, "structured_outputs"):
+        for name in _request.TYPED_CHAT_FIELDS:
             if (value := getattr(self, name)) is not None:
                 fields[name] = value
-        # Later wins: typed chat_template_kwargs, typed enable_thinking, then the same per call.
-        template_kwargs = dict(fields.get("chat_template_kwargs") or {})
-        for source in (
-            {"enable_thinking": self.enable_thinking},
-            call.pop("chat_template_kwargs", None) or {},
-            {"enable_thinking": call.pop("enable_thinking", None)},
-        ):
-            template_kwargs.update({k: v for k, v in source.items() if v is not None})
+        template_kwargs = _reasoning.template_kwargs(
+            fields.get("chat_template_kwargs"), enable_thinking=self.enable_thinking, call=call
+        )
         fields.update(call)
         if template_kwargs:
             fields["chat_template_kwargs"] = template_kwargs
         if fields.get("structured_outputs") is not None:
-            _wire.check_structured_outputs(fields["structured_outputs"])
+            _request.check_structured_outputs(fields["structured_outputs"])
         return fields, history
 
     # Chat Completions calls read the server's JSON as plain dicts: the openai SDK still does
@@ -1284,43 +1280,8 @@ def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[
     block by ``content_blocks``); ``stop_reason`` (the stop string or token id that ended the
     output) and ``token_ids`` go to ``response_metadata``.
     """
-    reasoning = _wire.reasoning_text(fields)
-    if reasoning:
-        message.additional_kwargs["reasoning_content"] = reasoning
+    _reasoning.add_reasoning(message, fields)
     if choice.get("stop_reason") is not None:
         message.response_metadata["stop_reason"] = choice["stop_reason"]
     if choice.get("token_ids") is not None:
         message.response_metadata["token_ids"] = choice["token_ids"]
-
-
-_CALL_FIELDS = (
-    *_wire.SAMPLING_FIELDS,
-    *_wire.REASONING_FIELDS,
-    "chat_template_kwargs",
-    "structured_outputs",
-    "enable_thinking",
-    "reasoning_history",
-)
-"""Per-call keyword arguments ChatVLLM takes out of ChatOpenAI's hands."""
-
-_OPENAI_SAMPLING = (
-    "temperature",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "top_logprobs",
-    "n",
-    "seed",
-    "max_tokens",
-    "max_completion_tokens",
-)
-
-
-def _vllm_content(message: BaseMessage) -> BaseMessage:
-    """The message with LangChain image/video/audio blocks in vLLM's content-part form."""
-    if not isinstance(message.content, list):
-        return message
-    parts = [_wire.content_part(block) for block in message.content]
-    if all(new is old for new, old in zip(parts, message.content, strict=True)):
-        return message
-    return message.model_copy(update={"content": parts})

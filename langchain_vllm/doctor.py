@@ -118,7 +118,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import openai
 from pydantic import SecretStr
 
-from langchain_vllm import _flags, _http, _server, _wire
+from langchain_vllm import _flags, _http, _server, _versions
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm.errors import VLLMConnectionError
 
@@ -296,7 +296,7 @@ def _message(answer: object) -> dict[str, Any]:
 class _Prober:
     client: openai.OpenAI
     model: str
-    wire: _wire.WireFormat
+    wire: _versions.WireFormat
     timeout: float
 
     def chat(self, max_tokens: int, prompt: str = "Hi", **fields: Any) -> object:
@@ -562,7 +562,7 @@ def _diagnose(client: openai.OpenAI, base_url: str, timeout: float) -> Report:
         nothing = Capability("n/a", "the server lists no base model to probe")
         none_probed: dict[str, Any] = dict.fromkeys((name for name, _ in CAPABILITIES), nothing)
         return replace(found, **none_probed)
-    prober = _Prober(client, model, _wire.wire_format(version), timeout)
+    prober = _Prober(client, model, _versions.wire_format(version), timeout)
     chat = prober.probe_chat()
     if chat.status == "ok":
         reasoning = prober.probe_reasoning()

@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import model_validator
 
-from langchain_vllm import _streams, _wire
+from langchain_vllm import _request, _streams
 from langchain_vllm._endpoint import VLLMEndpoint
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
@@ -24,17 +24,8 @@ if TYPE_CHECKING:
 
 _PROVIDER = "vllm"
 
-_OPENAI_FIELDS = (
-    "temperature",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-    "n",
-    "logprobs",
-    "echo",
-)
-"""Completions-API fields the openai SDK sends as they are."""
+_OPENAI_FIELDS = _request.OPENAI_FIELDS["completions"]
+"""Completions-API fields the openai SDK sends as they are (``max_tokens`` first)."""
 
 
 class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
@@ -170,9 +161,9 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
 
     @model_validator(mode="after")
     def _check_values(self) -> Self:
-        check_sampling({name: getattr(self, name) for name in ("max_tokens", *_OPENAI_FIELDS)})
+        check_sampling({name: getattr(self, name) for name in _OPENAI_FIELDS})
         if self.structured_outputs is not None:
-            _wire.check_structured_outputs(self.structured_outputs)
+            _request.check_structured_outputs(self.structured_outputs)
         if self.n is not None and self.n > 1 and self.streaming:
             msg = "n must be 1 when streaming."
             raise ValueError(msg)
@@ -217,8 +208,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
 
     def _body_fields(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """OpenAI fields (typed, then per call) that are set."""
-        fields = {name: getattr(self, name) for name in ("max_tokens", *_OPENAI_FIELDS)}
-        fields.update({k: kwargs.pop(k) for k in ("max_tokens", *_OPENAI_FIELDS) if k in kwargs})
+        fields = {name: getattr(self, name) for name in _OPENAI_FIELDS}
+        fields.update({k: kwargs.pop(k) for k in _OPENAI_FIELDS if k in kwargs})
         return {name: value for name, value in fields.items() if value is not None}
 
     def _payload(
@@ -226,14 +217,14 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     ) -> dict[str, Any]:
         """The ``/v1/completions`` body for ``prompts`` (vLLM batches a list of prompts)."""
         kwargs = dict(kwargs)
-        call = {name: kwargs.pop(name) for name in _CALL_FIELDS if name in kwargs}
+        call = _request.pop_call_fields(kwargs, "completions")
         fields = self._body_fields(kwargs)
         check_sampling({**fields, **call})
         vllm_fields = {**self._vllm_fields(), **call}
         if self.structured_outputs is not None:
             vllm_fields.setdefault("structured_outputs", self.structured_outputs)
         if vllm_fields.get("structured_outputs") is not None:
-            _wire.check_structured_outputs(vllm_fields["structured_outputs"])
+            _request.check_structured_outputs(vllm_fields["structured_outputs"])
         payload: dict[str, Any] = {
             "prompt": prompts if len(prompts) > 1 else prompts[0],
             **fields,
@@ -244,7 +235,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             payload["stop"] = stop
         if self.extra_body or "extra_body" in kwargs:
             payload["extra_body"] = {**(self.extra_body or {}), **(kwargs.get("extra_body") or {})}
-        return _wire.finish_payload(
+        return _request.finish_payload(
             payload,
             model=model,
             wire=self._wire_format(),
@@ -363,10 +354,6 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 if run_manager and chunk.text:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
-
-
-_CALL_FIELDS = (*_wire.SAMPLING_FIELDS, "structured_outputs", "chat_template_kwargs")
-"""Per-call keyword arguments that are vLLM fields."""
 
 
 def _choice_info(choice: dict[str, Any]) -> dict[str, Any]:

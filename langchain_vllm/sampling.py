@@ -13,8 +13,6 @@ from typing import Any, Self
 
 from pydantic import BaseModel, model_validator
 
-from langchain_vllm import _wire
-
 
 def _in(low: float, high: float, *, low_open: bool = False) -> Any:
     def check(value: float) -> bool:
@@ -139,6 +137,6 @@ class VLLMSamplingParams(BaseModel):
         """The vLLM-only fields set on this object (``None`` ones left out)."""
         return {
             name: value
-            for name in (*_wire.SAMPLING_FIELDS, "chat_template_kwargs")
+            for name in VLLMSamplingParams.model_fields
             if (value := getattr(self, name, None)) is not None
         }

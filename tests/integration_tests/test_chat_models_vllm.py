@@ -17,7 +17,7 @@ from langchain_core.exceptions import ContextOverflowError
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from langchain_vllm import ChatVLLM, VLLMInvalidRequestError, _server, _wire
+from langchain_vllm import ChatVLLM, VLLMInvalidRequestError, _server, _versions
 from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
 
 CONVERSATION = [
@@ -53,8 +53,8 @@ def test_version_and_wire_format_are_learned() -> None:
     known, version = _server.cached_version(model.root_client)
     assert known
     assert version is not None
-    assert _wire.parse_version(version) is not None
-    assert model._wire_format() == _wire.wire_format(version)
+    assert _versions.parse_version(version) is not None
+    assert model._wire_format() == _versions.wire_format(version)
 
 
 def test_profile_reports_the_servers_context_window() -> None:

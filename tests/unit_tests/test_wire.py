@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from langchain_vllm import ChatVLLM, _server, _wire
+from langchain_vllm import ChatVLLM, _server, _versions
 from tests.unit_tests.fake_vllm import (
     BASE_URL,
     REASONING,
@@ -39,33 +39,33 @@ def sent(version: str | None, *, invoke: dict[str, Any] | None = None, **init: A
 @pytest.mark.parametrize(
     ("version", "expected"),
     [
-        ("0.32.0", _wire.WireFormat("0.32.0")),
-        ("0.32.0+cpu", _wire.WireFormat("0.32.0+cpu")),
+        ("0.32.0", _versions.WireFormat("0.32.0")),
+        ("0.32.0+cpu", _versions.WireFormat("0.32.0+cpu")),
         (
             "0.11.1rc2",
-            _wire.WireFormat("0.11.1rc2", legacy_guided=True, reasoning_field="reasoning"),
+            _versions.WireFormat("0.11.1rc2", legacy_guided=True, reasoning_field="reasoning"),
         ),
         (
             "0.8.5.post1",
-            _wire.WireFormat(
+            _versions.WireFormat(
                 "0.8.5.post1", legacy_guided=True, reasoning_field="reasoning_content"
             ),
         ),
         (
             "0.6.3",
-            _wire.WireFormat(
+            _versions.WireFormat(
                 "0.6.3",
                 max_tokens_field="max_tokens",
                 legacy_guided=True,
                 reasoning_field="reasoning_content",
             ),
         ),
-        (None, _wire.WireFormat(None)),
-        ("dev", _wire.WireFormat("dev")),
+        (None, _versions.WireFormat(None)),
+        ("dev", _versions.WireFormat("dev")),
     ],
 )
-def test_wire_format_by_version(version: str | None, expected: _wire.WireFormat) -> None:
-    assert _wire.wire_format(version) == expected
+def test_wire_format_by_version(version: str | None, expected: _versions.WireFormat) -> None:
+    assert _versions.wire_format(version) == expected
 
 
 def test_max_tokens_field_follows_the_version() -> None:

@@ -8,45 +8,56 @@ names per call (``llm.invoke(msgs, top_k=20)``, ``llm.bind(min_p=0.05)``).
 
 from __future__ import annotations
 
-import math
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
-def _in(low: float, high: float, *, low_open: bool = False) -> Any:
-    def check(value: float) -> bool:
-        above = value > low if low_open else value >= low
-        return math.isfinite(value) and above and value <= high
-
-    return check
+_TokenId = Annotated[int, Field(ge=0)]
 
 
-# name → (check, how the valid range reads in the error)
-_RANGES: dict[str, tuple[Any, str]] = {
-    "temperature": (_in(0, 2), "between 0 and 2"),
-    "top_p": (_in(0, 1, low_open=True), "greater than 0 and at most 1"),
-    "frequency_penalty": (_in(-2, 2), "between -2 and 2"),
-    "presence_penalty": (_in(-2, 2), "between -2 and 2"),
-    "top_k": (lambda v: v >= -1, "-1 or 0 (no limit) or a positive integer"),
-    "min_p": (_in(0, 1), "between 0 and 1"),
-    "repetition_penalty": (_in(0, math.inf, low_open=True), "greater than 0 (1 = off)"),
-    "min_tokens": (lambda v: v >= 0, "0 or more"),
-    "truncate_prompt_tokens": (lambda v: v >= -1, "-1 (the model's limit) or 0 or more"),
-    "thinking_token_budget": (lambda v: v >= -1, "-1 (unlimited) or 0 or more"),
-    "top_logprobs": (lambda v: v >= 0, "0 or more (the server caps it, 20 by default)"),
-    "n": (lambda v: v >= 1, "1 or more"),
-}
-_INTEGERS = (
-    "top_k",
-    "min_tokens",
-    "truncate_prompt_tokens",
-    "thinking_token_budget",
-    "top_logprobs",
-    "n",
-    "priority",
-    "seed",
-)
+class _Checked(BaseModel):
+    """The sampling values checked before any request, typed and bounded.
+
+    Strict (``"3"`` is no integer, ``True`` no number) and finite; ``None`` is always
+    accepted. Used for typed fields at construction and for per-call values alike.
+    """
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+
+    temperature: float | None = Field(None, description="between 0 and 2", ge=0, le=2)
+    top_p: float | None = Field(None, description="greater than 0 and at most 1", gt=0, le=1)
+    frequency_penalty: float | None = Field(None, description="between -2 and 2", ge=-2, le=2)
+    presence_penalty: float | None = Field(None, description="between -2 and 2", ge=-2, le=2)
+    top_k: int | None = Field(None, description="-1 or 0 (no limit) or a positive integer", ge=-1)
+    min_p: float | None = Field(None, description="between 0 and 1", ge=0, le=1)
+    repetition_penalty: float | None = Field(None, description="greater than 0 (1 = off)", gt=0)
+    min_tokens: int | None = Field(None, description="0 or more", ge=0)
+    truncate_prompt_tokens: int | None = Field(
+        None, description="-1 (the model's limit) or 0 or more", ge=-1
+    )
+    thinking_token_budget: int | None = Field(
+        None, description="-1 (unlimited) or 0 or more", ge=-1
+    )
+    top_logprobs: int | None = Field(
+        None, description="0 or more (the server caps it, 20 by default)", ge=0
+    )
+    n: int | None = Field(None, description="1 or more", ge=1)
+    priority: int | None = None
+    seed: int | None = None
+    stop_token_ids: list[_TokenId] | tuple[_TokenId, ...] | None = None
+
+
+def _explained(error: ValidationError, values: dict[str, Any]) -> str:
+    """The message for the first field (in the order of ``values``) that failed."""
+    failed = {str(detail["loc"][0]): detail["type"] for detail in error.errors()}
+    name = next(name for name in values if name in failed)
+    value = values[name]
+    field = _Checked.model_fields[name]
+    if name == "stop_token_ids":
+        return f"stop_token_ids must be a list of token ids (integers >= 0), got {value!r}."
+    if field.annotation == int | None and (failed[name] == "int_type" or not field.description):
+        return f"{name} must be an integer, got {value!r}."
+    return f"{name}={value!r} is out of range: {name} must be {field.description}."
 
 
 def check_sampling(values: dict[str, Any]) -> None:
@@ -58,23 +69,10 @@ def check_sampling(values: dict[str, Any]) -> None:
     Raises:
         ValueError: A value is out of range or of the wrong type.
     """
-    for name, value in values.items():
-        if value is None:
-            continue
-        if name in _INTEGERS and (isinstance(value, bool) or not isinstance(value, int)):
-            msg = f"{name} must be an integer, got {value!r}."
-            raise ValueError(msg)
-        if name in _RANGES:
-            check, valid = _RANGES[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not check(value):
-                msg = f"{name}={value!r} is out of range: {name} must be {valid}."
-                raise ValueError(msg)
-    stop_ids = values.get("stop_token_ids")
-    if stop_ids is not None and not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in stop_ids
-    ):
-        msg = f"stop_token_ids must be a list of token ids (integers >= 0), got {stop_ids!r}."
-        raise ValueError(msg)
+    try:
+        _Checked.model_validate(values)
+    except ValidationError as error:
+        raise ValueError(_explained(error, values)) from None
     min_tokens, max_tokens = values.get("min_tokens"), values.get("max_tokens")
     if min_tokens is not None and max_tokens is not None and min_tokens > max_tokens:
         msg = f"min_tokens={min_tokens} is larger than max_tokens={max_tokens}."
@@ -123,14 +121,8 @@ class VLLMSamplingParams(BaseModel):
 
     @model_validator(mode="after")
     def _check_sampling_ranges(self) -> Self:
-        check_sampling({name: getattr(self, name, None) for name in (*_RANGES, *_INTEGERS)})
-        check_sampling(
-            {
-                "stop_token_ids": self.stop_token_ids,
-                "min_tokens": self.min_tokens,
-                "max_tokens": getattr(self, "max_tokens", None),
-            }
-        )
+        checked = (*_Checked.model_fields, "max_tokens")
+        check_sampling({name: getattr(self, name, None) for name in checked})
         return self
 
     def _vllm_fields(self) -> dict[str, Any]:

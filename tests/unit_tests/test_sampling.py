@@ -8,6 +8,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from langchain_vllm import ChatVLLM, _server
+from langchain_vllm.sampling import check_sampling
 from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
 
 QUESTION = [HumanMessage("What is the capital of France?")]
@@ -134,3 +135,28 @@ def test_extra_body_keys_are_not_checked_for_unknown_or_newer_servers() -> None:
         make(fake, extra_body={"future_field": 1}).invoke(QUESTION)
         assert fake.chat_bodies()[-1]["future_field"] == 1
         _server.forget()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"temperature": True}, r"temperature=True is out of range"),
+        ({"min_p": float("nan")}, r"min_p=nan is out of range"),
+        ({"repetition_penalty": float("inf")}, r"repetition_penalty=inf is out of range"),
+        ({"top_p": "0.5"}, r"top_p='0.5' is out of range"),
+        ({"seed": "3"}, r"seed must be an integer, got '3'"),
+        ({"n": 0}, r"n=0 is out of range: n must be 1 or more"),
+        ({"stop_token_ids": [-1]}, r"stop_token_ids must be a list of token ids"),
+        # the first field given that fails is the one named
+        ({"min_p": 5, "top_k": -9}, r"^min_p=5"),
+        ({"top_k": -9, "min_p": 5}, r"^top_k=-9"),
+    ],
+)
+def test_check_sampling_names_the_first_bad_value(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_sampling(values)
+
+
+def test_check_sampling_accepts_valid_and_unset_values() -> None:
+    check_sampling({"temperature": 0, "top_p": 1, "top_k": -1, "stop_token_ids": (1, 2)})
+    check_sampling({"temperature": None, "unknown": "anything"})

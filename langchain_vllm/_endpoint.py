@@ -31,7 +31,159 @@ def base_url_from_env(*names: str) -> Any:
     return from_env(list(names), default=DEFAULT_BASE_URL)
 
 
-class VLLMEndpoint(BaseModel):
+_NO_SYNC_CLIENT = (
+    "Sync client is not available. This happens when an async callable was provided for the "
+    "API key. Use async methods (ainvoke, astream) instead, or provide a string or sync "
+    "callable for the API key."
+)
+
+
+class VLLMServer:
+    """What every vLLM model class knows about its server, asked lazily and cached per URL.
+
+    The served models and LoRA adapters, the server's version and wire format, the model
+    discovered when none was given, and SDK errors explained. A class using it gives its
+    SDK clients (``_sdk_clients``), its base URL (``_base_url``) and a ``model_id``; its
+    ``_discovered_model`` holds the model found on the server.
+    """
+
+    if TYPE_CHECKING:
+        _discovered_model: str | None
+
+        @property
+        def model_id(self) -> str | None: ...
+
+    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        """The sync (``None`` when only async is possible) and async SDK clients."""
+        raise NotImplementedError
+
+    def _base_url(self) -> str:
+        """The server URL with ``/v1``, without a trailing slash."""
+        raise NotImplementedError
+
+    def _sync_sdk_client(self) -> openai.OpenAI:
+        """The sync SDK client.
+
+        Raises:
+            ValueError: There is none (the API key is an async callable).
+        """
+        client = self._sdk_clients()[0]
+        if client is None:
+            raise ValueError(_NO_SYNC_CLIENT)
+        return client
+
+    def _async_sdk_client(self) -> openai.AsyncOpenAI:
+        """The async SDK client."""
+        return self._sdk_clients()[1]
+
+    # ------------------------------------------------------------------ served models
+
+    def _served_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
+        return _server.served_models(self._sync_sdk_client(), refresh=refresh)
+
+    async def _aserved_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
+        return await _server.aserved_models(self._async_sdk_client(), refresh=refresh)
+
+    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Models the server serves (base models and LoRA adapters), cached per base URL."""
+        return list(self._served_models(refresh=refresh))
+
+    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Async twin of :meth:`served_models`."""
+        return list(await self._aserved_models(refresh=refresh))
+
+    def server_version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``GET /version``, cached per base URL).
+
+        ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
+        newest wire format. ``refresh=True`` asks again (after an upgrade).
+        """
+        return _server.server_version(self._sync_sdk_client(), refresh=refresh)
+
+    async def aserver_version(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`server_version`."""
+        return await _server.aserver_version(self._async_sdk_client(), refresh=refresh)
+
+    def _wire_format(self) -> _versions.WireFormat:
+        """The server's wire format (the newest until its version is known)."""
+        known, version = _server.cached_version(self._async_sdk_client())
+        return _versions.wire_format(version) if known else _versions.NEWEST
+
+    # ------------------------------------------------------------------ LoRA adapters
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """The served LoRA adapters; each one's ``parent`` is its base model.
+
+        Pass an adapter's ``id`` as ``model`` to generate with it.
+        """
+        return [m for m in self._served_models(refresh=refresh) if m.is_adapter]
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
+
+        Needs a server started with ``--enable-lora`` and
+        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``model=name`` uses it. The
+        cached model list is refreshed.
+        """
+        _server.load_lora_adapter(self._sync_sdk_client(), name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await _server.aload_lora_adapter(self._async_sdk_client(), name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
+        _server.unload_lora_adapter(self._sync_sdk_client(), name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await _server.aunload_lora_adapter(self._async_sdk_client(), name)
+
+    # ------------------------------------------------------------------ discovery
+
+    def _pick_model(self) -> str:
+        """``model``, or the server's only base model (``/v1/models``, asked once per URL)."""
+        if self.model_id is None:
+            self._discovered_model = _server.default_model(self._served_models(), self._base_url())
+        return str(self.model_id)
+
+    async def _apick_model(self) -> str:
+        """Async twin of :meth:`_pick_model`."""
+        if self.model_id is None:
+            self._discovered_model = _server.default_model(
+                await self._aserved_models(), self._base_url()
+            )
+        return str(self.model_id)
+
+    def _discover_model(self) -> str:
+        """The model to use (:meth:`_pick_model`), with the server's version learned."""
+        model = self._pick_model()
+        _server.server_version(self._sync_sdk_client())
+        return model
+
+    async def _adiscover_model(self) -> str:
+        """Async twin of :meth:`_discover_model`."""
+        model = await self._apick_model()
+        await _server.aserver_version(self._async_sdk_client())
+        return model
+
+    # ------------------------------------------------------------------ errors
+
+    def _explained_errors(self) -> AbstractContextManager[None]:
+        """SDK errors re-raised as errors that say what to do (``_server.explain_error``).
+
+        Unknown model (lists the served ids), prompt too long (``ContextOverflowError``),
+        missing tool or reasoning parser (names the flag), wrong API key, unreachable
+        server (names the URL).
+        """
+        return _server.explained_errors(self._sdk_clients()[0], self._base_url())
+
+    def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
+        """Async twin of :meth:`_explained_errors`."""
+        return _server.aexplained_errors(self._async_sdk_client(), self._base_url())
+
+
+class VLLMEndpoint(VLLMServer, BaseModel):
     """Where a vLLM server is and how to talk to it; the base of the companion classes."""
 
     model_config = ConfigDict(
@@ -107,60 +259,8 @@ class VLLMEndpoint(BaseModel):
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
         return self.model or self._discovered_model
 
+    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.client, self.async_client
+
     def _base_url(self) -> str:
         return self.base_url.rstrip("/")
-
-    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """Models the server serves (cached per base URL)."""
-        return list(_server.served_models(self.client, refresh=refresh))
-
-    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """Async twin of :meth:`served_models`."""
-        return list(await _server.aserved_models(self.async_client, refresh=refresh))
-
-    def server_version(self, *, refresh: bool = False) -> str | None:
-        """The server's vLLM version (``None`` when it has no ``/version``), cached."""
-        return _server.server_version(self.client, refresh=refresh)
-
-    async def aserver_version(self, *, refresh: bool = False) -> str | None:
-        """Async twin of :meth:`server_version`."""
-        return await _server.aserver_version(self.async_client, refresh=refresh)
-
-    def _resolved_model(self) -> str:
-        """``model``, or the server's only base model (asked once per base URL)."""
-        if self.model_id is None:
-            models = _server.served_models(self.client)
-            self._discovered_model = _server.default_model(models, self._base_url())
-        return str(self.model_id)
-
-    async def _aresolved_model(self) -> str:
-        """Async twin of :meth:`_resolved_model`."""
-        if self.model_id is None:
-            models = await _server.aserved_models(self.async_client)
-            self._discovered_model = _server.default_model(models, self._base_url())
-        return str(self.model_id)
-
-    def _learn(self) -> str:
-        """The model to use, with the server's version learned (both once per base URL)."""
-        model = self._resolved_model()
-        _server.server_version(self.client)
-        return model
-
-    async def _alearn(self) -> str:
-        """Async twin of :meth:`_learn`."""
-        model = await self._aresolved_model()
-        await _server.aserver_version(self.async_client)
-        return model
-
-    def _wire_format(self) -> _versions.WireFormat:
-        """The server's wire format (the newest until its version is known)."""
-        known, version = _server.cached_version(self.async_client)
-        return _versions.wire_format(version) if known else _versions.NEWEST
-
-    def _explained_errors(self) -> AbstractContextManager[None]:
-        """SDK errors re-raised as the package's explained errors."""
-        return _server.explained_errors(self.client, self._base_url())
-
-    def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
-        """Async twin of :meth:`_explained_errors`."""
-        return _server.aexplained_errors(self.async_client, self._base_url())

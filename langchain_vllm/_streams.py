@@ -10,7 +10,7 @@ completions); a malformed event (not JSON, or JSON not shaped like a chunk) ends
 way, as ``VLLMStreamInterruptedError``.
 
 :func:`read_stream` and :func:`aread_stream` do all of that around a function that turns one
-server event into a chunk.
+server event into a chunk; for chat, :class:`ChunkReader` is that function.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import openai
+from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_vllm._http import httpx
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
     from langchain_core.outputs import Generation
+
+    from langchain_vllm._structured import AnswerShape
 
 Chunk = TypeVar("Chunk", bound="Generation")
 """A ``ChatGenerationChunk`` or a ``GenerationChunk``."""
@@ -259,3 +262,55 @@ async def aread_stream(
             deadline=deadline,
             expired=isinstance(error, TimeoutError),
         ) from error
+
+
+class ChunkReader:
+    """Turns a stream's events (plain dicts) into chunks, as ChatOpenAI's stream loop does.
+
+    The first chunk carries the generation info (response headers); each chunk is built as
+    the class of the one before (LangChain's rule for chunk merging); ``received`` keeps
+    them for an early end.
+    """
+
+    def __init__(
+        self,
+        convert: Callable[[dict[str, Any], type, dict[str, Any]], ChatGenerationChunk | None],
+        info: dict[str, Any],
+        shape: AnswerShape,
+    ) -> None:
+        """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``)."""
+        self._convert = convert
+        self._info: dict[str, Any] = info
+        self._chunk_class: type = AIMessageChunk
+        self._shape = shape
+        self.received: list[ChatGenerationChunk] = []
+
+    def read(self, event: object) -> ChatGenerationChunk | None:
+        """The chunk for ``event``, or ``None`` for an event that carries none."""
+        self._shape.read_event(event)
+        chunk = self._convert(cast("dict[str, Any]", event), self._chunk_class, self._info)
+        if chunk is not None:
+            self._info, self._chunk_class = {}, chunk.message.__class__
+            self.received.append(chunk)
+        return chunk
+
+    def parsed_chunk(self) -> ChatGenerationChunk | None:
+        """A last chunk carrying ``additional_kwargs["parsed"]``, for a Pydantic answer class.
+
+        (ChatOpenAI's streams end the same way when ``response_format`` is a class.)
+        """
+        text = "".join(chunk.text for chunk in self.received)
+        tool_calls = any(
+            isinstance(chunk.message, AIMessageChunk) and chunk.message.tool_call_chunks
+            for chunk in self.received
+        )
+        parsed = self._shape.parsed(text, tool_calls=tool_calls)
+        if parsed is None:
+            return None
+        message = AIMessageChunk(content="", additional_kwargs={"parsed": parsed})
+        return ChatGenerationChunk(message=message)
+
+
+def logprobs(chunk: ChatGenerationChunk) -> Any:
+    """The log probabilities a chat chunk carries (for ``on_llm_new_token``)."""
+    return (chunk.generation_info or {}).get("logprobs")

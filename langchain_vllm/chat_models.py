@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
-import openai
 from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import (
     RunnableConfig,
     RunnableLambda,
@@ -32,21 +30,19 @@ from langchain_vllm import (
     _structured,
     _system_messages,
     _tools,
-    _versions,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
-from langchain_vllm._http import httpx
+from langchain_vllm._tokens import ServerTokenCounts
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager, AbstractContextManager
-
+    import openai
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
     from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import ChatResult, LLMResult
+    from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
@@ -56,7 +52,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
+class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -546,7 +542,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
 
     def _ask_profile(self, group: str) -> dict[str, Any]:
         """Answer one group of server-decided profile keys (see ``_profile``)."""
-        self._prepare()
+        self._discover_model()
         model, base_url = str(self.model_id), self._base_url()
         if group == "system_messages":
             if self.system_messages == "merge_first":
@@ -577,202 +573,58 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         params["model"] = self.model_id
         return params
 
-    # ------------------------------------------------------------------ model discovery
+    # ------------------------------------------------------------------ the server
+
+    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.root_client, self.root_async_client
 
     def _base_url(self) -> str:
         return str(self.openai_api_base).rstrip("/")
 
-    def _served_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
-        self._ensure_sync_client_available()
-        return _server.served_models(self.root_client, refresh=refresh)
+    def _discover_model(self, call: dict[str, Any] | None = None) -> str:
+        """As the companions (model, server version), plus the served models always.
 
-    async def _aserved_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
-        return await _server.aserved_models(self.root_async_client, refresh=refresh)
-
-    def _prepare(self, call: dict[str, Any] | None = None) -> None:
-        """Learn (once per base URL) the served models and the server version.
-
-        Picks the model when none was given and fills ``profile["max_input_tokens"]``.
-        A ``call`` with strict tools also learns whether the server is a vllm-router,
-        which drops ``strict``, and warns once if so.
+        They give ``profile["max_input_tokens"]``. A ``call`` with strict tools also learns
+        whether the server is a vllm-router, which drops ``strict``, and warns once if so.
         """
-        models = self._served_models()
-        self._ensure_sync_client_available()
-        _server.server_version(self.root_client)
-        self._learned(models)
+        self._served_models()
+        model = super()._discover_model()
         if _tools.any_strict((call or {}).get("tools")) and _server.is_vllm_router(
-            self.root_client
+            self._sync_sdk_client()
         ):
             _server.warn_router_drops_strict(self._base_url())
+        return model
 
-    async def _aprepare(self, call: dict[str, Any] | None = None) -> None:
-        """Async twin of :meth:`_prepare`."""
-        models = await self._aserved_models()
-        await _server.aserver_version(self.root_async_client)
-        self._learned(models)
+    async def _adiscover_model(self, call: dict[str, Any] | None = None) -> str:
+        """Async twin of :meth:`_discover_model`."""
+        await self._aserved_models()
+        model = await super()._adiscover_model()
         if _tools.any_strict((call or {}).get("tools")) and await _server.ais_vllm_router(
-            self.root_async_client
+            self._async_sdk_client()
         ):
             _server.warn_router_drops_strict(self._base_url())
-
-    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
-        if self.model_id is None:
-            self._discovered_model = _server.default_model(models, self._base_url())
-
-    def _wire_format(self) -> _versions.WireFormat:
-        """The wire format of the server (the newest until its version is known)."""
-        client = self.root_async_client if self.root_client is None else self.root_client
-        known, version = _server.cached_version(client)
-        return _versions.wire_format(version) if known else _versions.NEWEST
-
-    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """Models the server serves (base models and LoRA adapters), cached per base URL."""
-        return list(self._served_models(refresh=refresh))
-
-    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """Async twin of :meth:`served_models`."""
-        return list(await self._aserved_models(refresh=refresh))
-
-    def server_version(self, *, refresh: bool = False) -> str | None:
-        """The server's vLLM version (``GET /version``, cached per base URL).
-
-        ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
-        newest wire format. ``refresh=True`` asks again (after an upgrade).
-        """
-        self._ensure_sync_client_available()
-        return _server.server_version(self.root_client, refresh=refresh)
-
-    async def aserver_version(self, *, refresh: bool = False) -> str | None:
-        """Async twin of :meth:`server_version`."""
-        return await _server.aserver_version(self.root_async_client, refresh=refresh)
-
-    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """The served LoRA adapters; each one's ``parent`` is its base model.
-
-        Pass an adapter's ``id`` as ``model`` to generate with it.
-        """
-        return [m for m in self._served_models(refresh=refresh) if m.is_adapter]
-
-    def load_lora_adapter(self, name: str, path: str) -> None:
-        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
-
-        Needs a server started with ``--enable-lora`` and
-        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``ChatVLLM(model=name)`` uses
-        it. The cached model list is refreshed.
-        """
-        self._ensure_sync_client_available()
-        _server.load_lora_adapter(self.root_client, name, path)
-
-    async def aload_lora_adapter(self, name: str, path: str) -> None:
-        """Async twin of :meth:`load_lora_adapter`."""
-        await _server.aload_lora_adapter(self.root_async_client, name, path)
-
-    def unload_lora_adapter(self, name: str) -> None:
-        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
-        self._ensure_sync_client_available()
-        _server.unload_lora_adapter(self.root_client, name)
-
-    async def aunload_lora_adapter(self, name: str) -> None:
-        """Async twin of :meth:`unload_lora_adapter`."""
-        await _server.aunload_lora_adapter(self.root_async_client, name)
-
-    # ------------------------------------------------------------------ tokens
-
-    def _tokenize_text_body(self, text: str) -> dict[str, Any]:
-        return {"model": self.model_id, "prompt": text, "add_special_tokens": False}
-
-    def _tokenize_chat_body(
-        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None
-    ) -> dict[str, Any]:
-        """The chat-form ``/tokenize`` body: what a chat request with ``messages`` would send."""
-        extra: dict[str, Any] = {}
-        if tools:
-            extra["tools"] = [_tools.format_tool(tool, strict=None) for tool in tools]
-        payload = self._get_request_payload(list(messages), **extra)
-        body: dict[str, Any] = {
-            "model": payload["model"],
-            "messages": payload["messages"],
-            "add_generation_prompt": True,
-        }
-        if payload.get("tools"):
-            body["tools"] = payload["tools"]
-        template_kwargs = (payload.get("extra_body") or {}).get("chat_template_kwargs")
-        if template_kwargs:
-            body["chat_template_kwargs"] = template_kwargs
-        return body
-
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
-        self._prepare()
-        answer = _server.tokenize(self.root_client, self._tokenize_text_body(text))
-        return [int(t) for t in answer["tokens"]]
-
-    async def aget_token_ids(self, text: str) -> list[int]:
-        """Async twin of :meth:`get_token_ids`."""
-        await self._aprepare()
-        answer = await _server.atokenize(self.root_async_client, self._tokenize_text_body(text))
-        return [int(t) for t in answer["tokens"]]
-
-    def get_num_tokens(self, text: str) -> int:
-        """Number of tokens in ``text`` by the server's tokenizer (no special tokens added)."""
-        return len(self.get_token_ids(text))
-
-    async def aget_num_tokens(self, text: str) -> int:
-        """Async twin of :meth:`get_num_tokens`."""
-        return len(await self.aget_token_ids(text))
-
-    def get_num_tokens_from_messages(
-        self,
-        messages: Sequence[BaseMessage],
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
-        **kwargs: Any,
-    ) -> int:
-        """Prompt tokens of a chat request with ``messages`` (and ``tools``), by the server.
-
-        Uses the chat form of ``POST /tokenize``, so the model's chat template, the generation
-        prompt and the tool definitions are counted exactly as the server will count them:
-        the result equals ``usage_metadata["input_tokens"]`` of invoking the same messages.
-
-        Args:
-            messages: The conversation.
-            tools: Tools as passed to :meth:`bind_tools` (their definitions cost tokens).
-            kwargs: Ignored by vLLM's tokenizer (accepted for ``BaseChatModel`` callers).
-        """
-        del kwargs
-        self._prepare()
-        body = self._tokenize_chat_body(messages, tools)
-        return int(_server.tokenize(self.root_client, body)["count"])
-
-    async def aget_num_tokens_from_messages(
-        self,
-        messages: Sequence[BaseMessage],
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
-    ) -> int:
-        """Async twin of :meth:`get_num_tokens_from_messages`."""
-        await self._aprepare()
-        body = self._tokenize_chat_body(messages, tools)
-        return int((await _server.atokenize(self.root_async_client, body))["count"])
+        return model
 
     # Discovery happens at the public entry points because BaseChatModel computes the
     # LangSmith params (which name the model) before it calls _generate/_stream.
     def generate(self, *args: Any, **kwargs: Any) -> LLMResult:
         """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        self._prepare(kwargs)
+        self._discover_model(kwargs)
         return super().generate(*args, **kwargs)
 
     async def agenerate(self, *args: Any, **kwargs: Any) -> LLMResult:
         """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        await self._aprepare(kwargs)
+        await self._adiscover_model(kwargs)
         return await super().agenerate(*args, **kwargs)
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[AIMessageChunk]:
         """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        self._prepare(kwargs)
+        self._discover_model(kwargs)
         yield from super().stream(*args, **kwargs)
 
     async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
         """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        await self._aprepare(kwargs)
+        await self._adiscover_model(kwargs)
         async for chunk in super().astream(*args, **kwargs):
             yield chunk
 
@@ -897,8 +749,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _learn_template(self, messages: list[BaseMessage]) -> None:
         """Ask (once) whether the template takes this conversation's system messages."""
         if (model := self._template_question(messages)) is not None:
-            self._ensure_sync_client_available()
-            _system_messages.accepts(self.root_client, self._base_url(), model)
+            _system_messages.accepts(self._sync_sdk_client(), self._base_url(), model)
 
     async def _alearn_template(self, messages: list[BaseMessage]) -> None:
         """Async twin of :meth:`_learn_template`."""
@@ -927,6 +778,10 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         if stream_usage:
             kwargs["stream_options"] = {"include_usage": True}
         return self._get_request_payload(messages, stop=stop, **kwargs)
+
+    def _chunk_reader(self, raw: Any, shape: _structured.AnswerShape) -> _streams.ChunkReader:
+        info = self._generation_info(raw)
+        return _streams.ChunkReader(self._convert_chunk_to_generation_chunk, info, shape)
 
     def _generate(
         self,
@@ -977,34 +832,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             payload = self._stream_payload(messages, stop, kwargs)
             shape = _structured.AnswerShape(payload)
             raw = self.client.with_raw_response.create(**payload)
-            reader = _ChunkReader(self, self._generation_info(raw), shape)
-            deadline = _streams.SyncDeadline(self.stream_deadline, raw.http_response)
-            try:
-                with (
-                    deadline,
-                    openai.Stream(
-                        cast_to=object, response=raw.http_response, client=self.root_client
-                    ) as events,
-                ):
-                    for event in events:
-                        if (chunk := reader.read(event)) is None:
-                            continue
-                        if run_manager:
-                            run_manager.on_llm_new_token(
-                                chunk.text, chunk=chunk, logprobs=_logprobs(chunk)
-                            )
-                        yield chunk
-                reader.check_not_empty()
-                if (parsed := reader.parsed_chunk()) is not None:
-                    yield parsed
-            except (httpx.HTTPError, openai.APIError, *_streams.MALFORMED) as error:
-                raise _streams.ended_early(
-                    error,
-                    reader.received,
-                    raw.http_response.request,
-                    deadline=self.stream_deadline,
-                    expired=deadline.expired,
-                ) from error
+            reader = self._chunk_reader(raw, shape)
+            for chunk in _streams.read_stream(
+                raw.http_response, self.root_client, reader.read, deadline=self.stream_deadline
+            ):
+                if run_manager:
+                    run_manager.on_llm_new_token(
+                        chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
+                    )
+                yield chunk
+            if (parsed := reader.parsed_chunk()) is not None:
+                yield parsed
 
     async def _astream(
         self,
@@ -1024,46 +862,20 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             payload = self._stream_payload(messages, stop, kwargs)
             shape = _structured.AnswerShape(payload)
             raw = await self.async_client.with_raw_response.create(**payload)
-            reader = _ChunkReader(self, self._generation_info(raw), shape)
-            try:
-                async with (
-                    asyncio.timeout(self.stream_deadline),
-                    openai.AsyncStream(
-                        cast_to=object, response=raw.http_response, client=self.root_async_client
-                    ) as events,
-                ):
-                    async for event in events:
-                        if (chunk := reader.read(event)) is None:
-                            continue
-                        if run_manager:
-                            await run_manager.on_llm_new_token(
-                                chunk.text, chunk=chunk, logprobs=_logprobs(chunk)
-                            )
-                        yield chunk
-                reader.check_not_empty()
-                if (parsed := reader.parsed_chunk()) is not None:
-                    yield parsed
-            except (httpx.HTTPError, openai.APIError, TimeoutError, *_streams.MALFORMED) as error:
-                raise _streams.ended_early(
-                    error,
-                    reader.received,
-                    raw.http_response.request,
-                    deadline=self.stream_deadline,
-                    expired=isinstance(error, TimeoutError),
-                ) from error
-
-    def _explained_errors(self) -> AbstractContextManager[None]:
-        """Server errors re-raised as errors that say what to do (``_server.explain_error``).
-
-        Unknown model (lists the served ids), prompt too long (``ContextOverflowError``),
-        missing tool or reasoning parser (names the flag), wrong API key, unreachable
-        server (names the URL).
-        """
-        return _server.explained_errors(self.root_client, self._base_url())
-
-    def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
-        """Async twin of :meth:`_explained_errors`."""
-        return _server.aexplained_errors(self.root_async_client, self._base_url())
+            reader = self._chunk_reader(raw, shape)
+            async for chunk in _streams.aread_stream(
+                raw.http_response,
+                self.root_async_client,
+                reader.read,
+                deadline=self.stream_deadline,
+            ):
+                if run_manager:
+                    await run_manager.on_llm_new_token(
+                        chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
+                    )
+                yield chunk
+            if (parsed := reader.parsed_chunk()) is not None:
+                yield parsed
 
     # ------------------------------------------------------------------ responses
 
@@ -1217,60 +1029,6 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         if tools:
             bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
         return _structured.with_parser(self.bind(**bind_kwargs), parser, include_raw=include_raw)
-
-
-class _ChunkReader:
-    """Turns a stream's events (plain dicts) into chunks, as ChatOpenAI's stream loop does.
-
-    The first chunk carries the generation info (response headers); each chunk is built as
-    the class of the one before (LangChain's rule for chunk merging); ``received`` keeps
-    them for an early end.
-    """
-
-    def __init__(
-        self, model: ChatVLLM, info: dict[str, Any], shape: _structured.AnswerShape
-    ) -> None:
-        self._model = model
-        self._info: dict[str, Any] = info
-        self._chunk_class: type = AIMessageChunk
-        self._shape = shape
-        self.received: list[ChatGenerationChunk] = []
-
-    def read(self, event: object) -> ChatGenerationChunk | None:
-        """The chunk for ``event``, or ``None`` for an event that carries none."""
-        self._shape.read_event(event)
-        chunk = self._model._convert_chunk_to_generation_chunk(  # noqa: SLF001
-            cast("dict[str, Any]", event), self._chunk_class, self._info
-        )
-        if chunk is not None:
-            self._info, self._chunk_class = {}, chunk.message.__class__
-            self.received.append(chunk)
-        return chunk
-
-    def parsed_chunk(self) -> ChatGenerationChunk | None:
-        """A last chunk carrying ``additional_kwargs["parsed"]``, for a Pydantic answer class.
-
-        (ChatOpenAI's streams end the same way when ``response_format`` is a class.)
-        """
-        text = "".join(chunk.text for chunk in self.received)
-        tool_calls = any(
-            isinstance(chunk.message, AIMessageChunk) and chunk.message.tool_call_chunks
-            for chunk in self.received
-        )
-        parsed = self._shape.parsed(text, tool_calls=tool_calls)
-        if parsed is None:
-            return None
-        message = AIMessageChunk(content="", additional_kwargs={"parsed": parsed})
-        return ChatGenerationChunk(message=message)
-
-    def check_not_empty(self) -> None:
-        """Raise for a stream that ended before its first chunk."""
-        if not self.received:
-            raise _streams.EmptyStreamError
-
-
-def _logprobs(chunk: ChatGenerationChunk) -> Any:
-    return (chunk.generation_info or {}).get("logprobs")
 
 
 def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[str, Any]) -> None:

@@ -122,7 +122,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Embed ``texts``, in order (``chunk_size`` per request, requests in parallel)."""
         if not texts:
             return []
-        model = self._resolved_model()
+        model = self._pick_model()
 
         def embed(chunk: list[str]) -> list[list[float]]:
             with self._explained_errors():
@@ -142,7 +142,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Async twin of :meth:`embed_documents` (at most ``max_concurrency`` in flight)."""
         if not texts:
             return []
-        model = await self._aresolved_model()
+        model = await self._apick_model()
         limit = asyncio.Semaphore(self.max_concurrency)
 
         async def embed(chunk: list[str]) -> list[list[float]]:

@@ -269,7 +269,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = self._learn()
+        model = self._discover_model()
         if self.streaming:
             generations = []
             for prompt in prompts:
@@ -291,7 +291,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = await self._alearn()
+        model = await self._adiscover_model()
         if self.streaming:
             generations = []
             for prompt in prompts:
@@ -322,7 +322,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        payload = self._stream_payload(self._learn(), prompt, stop, kwargs)
+        payload = self._stream_payload(self._discover_model(), prompt, stop, kwargs)
         with self._explained_errors():
             raw = self.client.completions.with_raw_response.create(**payload)
             for chunk in _streams.read_stream(
@@ -342,7 +342,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        payload = self._stream_payload(await self._alearn(), prompt, stop, kwargs)
+        payload = self._stream_payload(await self._adiscover_model(), prompt, stop, kwargs)
         async with self._aexplained_errors():
             raw = await self.async_client.completions.with_raw_response.create(**payload)
             async for chunk in _streams.aread_stream(

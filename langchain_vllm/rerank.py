@@ -138,7 +138,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         texts = _texts(documents)
         if not texts:
             return []
-        model = self._resolved_model()
+        model = self._pick_model()
         root = _server.root_url(self.client)
         attempts = self._attempts(model, query, texts)
         with self._explained_errors():
@@ -159,7 +159,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         texts = _texts(documents)
         if not texts:
             return []
-        model = await self._aresolved_model()
+        model = await self._apick_model()
         root = _server.root_url(self.async_client)
         attempts = self._attempts(model, query, texts)
         async with self._aexplained_errors():

@@ -13,8 +13,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_vllm import _versions
-from langchain_vllm.sampling import VLLMSamplingParams
+from langchain_vllm import _reasoning, _versions
+from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 Endpoint = Literal["chat", "completions"]
 
@@ -90,6 +90,43 @@ TYPED_CHAT_FIELDS = tuple(name for name in names("chat", "vllm") if name not in 
 def pop_call_fields(kwargs: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     """Take the per-call vLLM fields and options for ``endpoint`` out of ``kwargs``."""
     return {name: kwargs.pop(name) for name in CALL_FIELDS[endpoint] if name in kwargs}
+
+
+def chat_fields(
+    typed: dict[str, Any],
+    kwargs: dict[str, Any],
+    *,
+    enable_thinking: bool | None,
+    reasoning_history: str,
+) -> tuple[dict[str, Any], str]:
+    """Pop ChatVLLM's per-call values from ``kwargs`` and merge them over its typed fields.
+
+    Args:
+        typed: The typed vLLM fields that are set (sampling, reasoning, constraints).
+        kwargs: The call's keyword arguments (the vLLM ones are popped).
+        enable_thinking: The typed ``enable_thinking``.
+        reasoning_history: The typed ``reasoning_history``.
+
+    Returns:
+        The vLLM body fields and the reasoning-history policy for this call.
+
+    Raises:
+        ValueError: A value is out of range, or ``structured_outputs`` is malformed.
+    """
+    call = pop_call_fields(kwargs, "chat")
+    openai_values = {k: v for k, v in kwargs.items() if k in OPENAI_FIELDS["chat"]}
+    check_sampling({**call, **openai_values})
+    history = _reasoning.history_policy(call.pop("reasoning_history", reasoning_history))
+    fields = dict(typed)
+    template_kwargs = _reasoning.template_kwargs(
+        fields.get("chat_template_kwargs"), enable_thinking=enable_thinking, call=call
+    )
+    fields.update(call)
+    if template_kwargs:
+        fields["chat_template_kwargs"] = template_kwargs
+    if fields.get("structured_outputs") is not None:
+        check_structured_outputs(fields["structured_outputs"])
+    return fields, history
 
 
 CHAT_FIELDS_0_32 = frozenset(

@@ -16,10 +16,14 @@ from langchain_core.output_parsers import JsonOutputParser
 from langchain_core.runnables import RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_function
 from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel as _PydanticModel
+
+from langchain_vllm import _tools
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.runnables import Runnable
     from pydantic import BaseModel
@@ -303,3 +307,51 @@ class AnswerShape:
         if self.schema is None or tool_calls or not text:
             return None
         return self.schema.model_validate_json(text)
+
+
+def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
+    llm: BaseChatModel,
+    schema: Any,
+    *,
+    method: str,
+    include_raw: bool,
+    strict: bool | None,
+    tools: list[Any] | None,
+    **kwargs: Any,
+) -> Runnable[Any, Any] | None:
+    """ChatVLLM's ``with_structured_output``, or ``None`` where ChatOpenAI's does the job.
+
+    ``choice``/``regex``/``grammar`` bind a ``structured_outputs`` constraint; ``json_schema``
+    with a schema binds a JSON-schema ``response_format`` whatever the model's name
+    (ChatOpenAI silently switches to function calling for names starting with
+    ``gpt-3``/``gpt-4-``; vLLM serves any model under any name). ``None`` for
+    ``function_calling``, ``json_mode``, no schema, or a pydantic v1 class (which goes to
+    function calling as in ChatOpenAI).
+    """
+    if method in ("choice", "regex", "grammar"):
+        constraint_, parse = constraint(method, schema)
+        bound = llm.bind(
+            structured_outputs=constraint_,
+            ls_structured_output_format={"kwargs": {"method": method}, "schema": constraint_},
+            **kwargs,
+        )
+        return with_parser(bound, RunnableLambda(parse), include_raw=include_raw)
+    is_v2_model = isinstance(schema, type) and is_basemodel_subclass(schema)
+    if (
+        method != "json_schema"
+        or schema is None
+        or (is_v2_model and not issubclass(schema, _PydanticModel))
+    ):
+        return None
+    response_format, parser = json_schema_format(schema, strict=strict)
+    bind_kwargs: dict[str, Any] = {
+        "response_format": response_format,
+        "ls_structured_output_format": {
+            "kwargs": {"method": method, "strict": strict},
+            "schema": schema,
+        },
+        **kwargs,
+    }
+    if tools:
+        bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
+    return with_parser(llm.bind(**bind_kwargs), parser, include_raw=include_raw)

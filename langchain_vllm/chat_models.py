@@ -8,16 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.runnables import (
-    RunnableConfig,
-    RunnableLambda,
-)
 from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.pydantic import is_basemodel_subclass
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from langchain_vllm import (
     _content,
@@ -26,14 +21,14 @@ from langchain_vllm import (
     _reasoning,
     _request,
     _server,
-    _streams,
     _structured,
     _system_messages,
     _tools,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
+from langchain_vllm._plain_chat import PlainChatCompletions
 from langchain_vllm._tokens import ServerTokenCounts
-from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
+from langchain_vllm.sampling import VLLMSamplingParams
 
 if TYPE_CHECKING:
     import openai
@@ -43,7 +38,10 @@ if TYPE_CHECKING:
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
     from langchain_core.messages import BaseMessage
     from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
-    from langchain_core.runnables import Runnable
+    from langchain_core.runnables import (
+        Runnable,
+        RunnableConfig,
+    )
     from langchain_core.tools import BaseTool
 
 _PROVIDER = "vllm"
@@ -52,7 +50,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
+class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -703,39 +701,14 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
         )
 
     def _vllm_request_fields(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """Pop vLLM-only per-call values from ``kwargs``; merge them over the typed fields.
-
-        Returns the vLLM body fields and the reasoning-history policy for this call.
-
-        Raises:
-            ValueError: A value is out of range, or ``structured_outputs`` is malformed.
-        """
-        call = _request.pop_call_fields(kwargs, "chat")
-        openai_values = {k: v for k, v in kwargs.items() if k in _request.OPENAI_FIELDS["chat"]}
-        check_sampling({**call, **openai_values})
-        history = _reasoning.history_policy(call.pop("reasoning_history", self.reasoning_history))
-        fields: dict[str, Any] = self._vllm_fields()
-        for name in _request.TYPED_CHAT_FIELDS:
-            if (value := getattr(self, name)) is not None:
-                fields[name] = value
-        template_kwargs = _reasoning.template_kwargs(
-            fields.get("chat_template_kwargs"), enable_thinking=self.enable_thinking, call=call
+        """The vLLM body fields and reasoning-history policy of a call (see ``_request``)."""
+        typed = {name: getattr(self, name) for name in _request.TYPED_CHAT_FIELDS}
+        return _request.chat_fields(
+            {**self._vllm_fields(), **{k: v for k, v in typed.items() if v is not None}},
+            kwargs,
+            enable_thinking=self.enable_thinking,
+            reasoning_history=self.reasoning_history,
         )
-        fields.update(call)
-        if template_kwargs:
-            fields["chat_template_kwargs"] = template_kwargs
-        if fields.get("structured_outputs") is not None:
-            _request.check_structured_outputs(fields["structured_outputs"])
-        return fields, history
-
-    # Chat Completions calls read the server's JSON as plain dicts: the openai SDK still does
-    # HTTP, SSE, retries and errors, but building its pydantic response objects (which
-    # ChatOpenAI turns straight back into dicts) cost more client CPU than the rest of a
-    # call (measured in scripts/bench.py). Cases ChatOpenAI handles differently (Responses
-    # API, SDK-parsed Pydantic response_format) go through ChatOpenAI.
-
-    def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
-        return not (self._use_responses_api(kwargs) or self._uses_gateway)
 
     def _template_question(self, messages: list[BaseMessage]) -> str | None:
         """The model to ask about its chat template, if this request depends on the answer."""
@@ -756,32 +729,9 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
         if (model := self._template_question(messages)) is not None:
             await _system_messages.aaccepts(self.root_async_client, self._base_url(), model)
 
-    def _generation_info(self, raw: Any) -> dict[str, Any]:
-        return {"headers": dict(raw.headers)} if self.include_response_headers else {}
-
-    def _chat_result(self, raw: Any, shape: _structured.AnswerShape) -> ChatResult:
-        body = raw.http_response.json()
-        shape.read_body(body)
-        result = self._create_chat_result(body, self._generation_info(raw))
-        for generation in result.generations:
-            message = generation.message
-            tool_calls = isinstance(message, AIMessage) and bool(message.tool_calls)
-            if (parsed := shape.parsed(message.text, tool_calls=tool_calls)) is not None:
-                message.additional_kwargs["parsed"] = parsed
-        return result
-
-    def _stream_payload(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        stream_usage = self._should_stream_usage(kwargs.pop("stream_usage", None), **kwargs)
-        kwargs["stream"] = True
-        if stream_usage:
-            kwargs["stream_options"] = {"include_usage": True}
-        return self._get_request_payload(messages, stop=stop, **kwargs)
-
-    def _chunk_reader(self, raw: Any, shape: _structured.AnswerShape) -> _streams.ChunkReader:
-        info = self._generation_info(raw)
-        return _streams.ChunkReader(self._convert_chunk_to_generation_chunk, info, shape)
+    # The hooks below add explained errors and the chat-template question around
+    # PlainChatCompletions' (which reads Chat Completions as plain dicts, or defers to
+    # ChatOpenAI).
 
     def _generate(
         self,
@@ -792,12 +742,7 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
     ) -> ChatResult:
         with self._explained_errors():
             self._learn_template(messages)
-            if not self._plain_chat(kwargs):
-                return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-            payload = self._get_request_payload(messages, stop=stop, **kwargs)
-            shape = _structured.AnswerShape(payload)
-            raw = self.client.with_raw_response.create(**payload)
-            return self._chat_result(raw, shape)
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     async def _agenerate(
         self,
@@ -808,14 +753,7 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
     ) -> ChatResult:
         async with self._aexplained_errors():
             await self._alearn_template(messages)
-            if not self._plain_chat(kwargs):
-                return await super()._agenerate(
-                    messages, stop=stop, run_manager=run_manager, **kwargs
-                )
-            payload = self._get_request_payload(messages, stop=stop, **kwargs)
-            shape = _structured.AnswerShape(payload)
-            raw = await self.async_client.with_raw_response.create(**payload)
-            return self._chat_result(raw, shape)
+            return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     def _stream(
         self,
@@ -826,23 +764,7 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
     ) -> Iterator[ChatGenerationChunk]:
         with self._explained_errors():
             self._learn_template(messages)
-            if not self._plain_chat(kwargs):
-                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-                return
-            payload = self._stream_payload(messages, stop, kwargs)
-            shape = _structured.AnswerShape(payload)
-            raw = self.client.with_raw_response.create(**payload)
-            reader = self._chunk_reader(raw, shape)
-            for chunk in _streams.read_stream(
-                raw.http_response, self.root_client, reader.read, deadline=self.stream_deadline
-            ):
-                if run_manager:
-                    run_manager.on_llm_new_token(
-                        chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
-                    )
-                yield chunk
-            if (parsed := reader.parsed_chunk()) is not None:
-                yield parsed
+            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     async def _astream(
         self,
@@ -853,29 +775,10 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._aexplained_errors():
             await self._alearn_template(messages)
-            if not self._plain_chat(kwargs):
-                async for passed in super()._astream(
-                    messages, stop=stop, run_manager=run_manager, **kwargs
-                ):
-                    yield passed
-                return
-            payload = self._stream_payload(messages, stop, kwargs)
-            shape = _structured.AnswerShape(payload)
-            raw = await self.async_client.with_raw_response.create(**payload)
-            reader = self._chunk_reader(raw, shape)
-            async for chunk in _streams.aread_stream(
-                raw.http_response,
-                self.root_async_client,
-                reader.read,
-                deadline=self.stream_deadline,
+            async for chunk in super()._astream(
+                messages, stop=stop, run_manager=run_manager, **kwargs
             ):
-                if run_manager:
-                    await run_manager.on_llm_new_token(
-                        chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
-                    )
                 yield chunk
-            if (parsed := reader.parsed_chunk()) is not None:
-                yield parsed
 
     # ------------------------------------------------------------------ responses
 
@@ -991,44 +894,25 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, ChatOpenAI):
             tools: Extra tools the model may call instead (``json_schema`` only).
             kwargs: Passed on to ``bind``.
         """
-        if method in ("choice", "regex", "grammar"):
-            constraint, parse = _structured.constraint(method, schema)
-            llm = self.bind(
-                structured_outputs=constraint,
-                ls_structured_output_format={"kwargs": {"method": method}, "schema": constraint},
-                **kwargs,
-            )
-            return _structured.with_parser(llm, RunnableLambda(parse), include_raw=include_raw)
-        is_v2_model = isinstance(schema, type) and is_basemodel_subclass(schema)
-        if (
-            method != "json_schema"
-            or schema is None
-            or (is_v2_model and not issubclass(schema, BaseModel))
-        ):
-            # function_calling/json_mode have no OpenAI-model-name special cases; a
-            # pydantic v1 class goes to function_calling as in ChatOpenAI.
-            return super().with_structured_output(
-                schema,
-                method=cast("Literal['function_calling', 'json_mode', 'json_schema']", method),
-                include_raw=include_raw,
-                strict=strict,
-                tools=tools,
-                **kwargs,
-            )
-        # ChatOpenAI's json_schema branch silently switches to function_calling for model
-        # names starting with gpt-3/gpt-4-; vLLM serves any model under any name.
-        response_format, parser = _structured.json_schema_format(schema, strict=strict)
-        bind_kwargs: dict[str, Any] = {
-            "response_format": response_format,
-            "ls_structured_output_format": {
-                "kwargs": {"method": method, "strict": strict},
-                "schema": schema,
-            },
+        runnable = _structured.structured_output(
+            self,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            tools=tools,
             **kwargs,
-        }
-        if tools:
-            bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
-        return _structured.with_parser(self.bind(**bind_kwargs), parser, include_raw=include_raw)
+        )
+        if runnable is not None:
+            return runnable
+        return super().with_structured_output(
+            schema,
+            method=cast("Literal['function_calling', 'json_mode', 'json_schema']", method),
+            include_raw=include_raw,
+            strict=strict,
+            tools=tools,
+            **kwargs,
+        )
 
 
 def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[str, Any]) -> None:

@@ -1,0 +1,146 @@
+"""Chat Completions read as plain dicts, for ChatVLLM's requests and streams.
+
+The openai SDK still does HTTP, SSE, retries and errors, but building its pydantic response
+objects (which ChatOpenAI turns straight back into dicts) cost more client CPU than the rest
+of a call (measured in ``scripts/bench.py``). So the body and each stream event are read as
+JSON and handed to ChatOpenAI's own converters (``_create_chat_result``,
+``_convert_chunk_to_generation_chunk``); streams go through ``_streams`` (deadline, partial
+text). Cases ChatOpenAI handles differently (the Responses API, an API gateway) go through
+ChatOpenAI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage
+from langchain_openai.chat_models.base import BaseChatOpenAI
+
+from langchain_vllm import _streams, _structured
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import ChatGenerationChunk, ChatResult
+
+
+class PlainChatCompletions(BaseChatOpenAI):
+    """``_generate``/``_agenerate``/``_stream``/``_astream`` over plain-dict Chat Completions.
+
+    The class using it has a ``stream_deadline`` (seconds a whole streamed answer may take).
+    """
+
+    if TYPE_CHECKING:
+        stream_deadline: float | None
+
+    def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
+        return not (self._use_responses_api(kwargs) or self._uses_gateway)
+
+    def _generation_info(self, raw: Any) -> dict[str, Any]:
+        return {"headers": dict(raw.headers)} if self.include_response_headers else {}
+
+    def _chat_result(self, raw: Any, shape: _structured.AnswerShape) -> ChatResult:
+        body = raw.http_response.json()
+        shape.read_body(body)
+        result = self._create_chat_result(body, self._generation_info(raw))
+        for generation in result.generations:
+            message = generation.message
+            tool_calls = isinstance(message, AIMessage) and bool(message.tool_calls)
+            if (parsed := shape.parsed(message.text, tool_calls=tool_calls)) is not None:
+                message.additional_kwargs["parsed"] = parsed
+        return result
+
+    def _stream_payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        stream_usage = self._should_stream_usage(kwargs.pop("stream_usage", None), **kwargs)
+        kwargs["stream"] = True
+        if stream_usage:
+            kwargs["stream_options"] = {"include_usage": True}
+        return self._get_request_payload(messages, stop=stop, **kwargs)
+
+    def _chunk_reader(self, raw: Any, shape: _structured.AnswerShape) -> _streams.ChunkReader:
+        info = self._generation_info(raw)
+        return _streams.ChunkReader(self._convert_chunk_to_generation_chunk, info, shape)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if not self._plain_chat(kwargs):
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        payload = self._get_request_payload(messages, stop=stop, **kwargs)
+        shape = _structured.AnswerShape(payload)
+        raw = self.client.with_raw_response.create(**payload)
+        return self._chat_result(raw, shape)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if not self._plain_chat(kwargs):
+            return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        payload = self._get_request_payload(messages, stop=stop, **kwargs)
+        shape = _structured.AnswerShape(payload)
+        raw = await self.async_client.with_raw_response.create(**payload)
+        return self._chat_result(raw, shape)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        if not self._plain_chat(kwargs):
+            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            return
+        payload = self._stream_payload(messages, stop, kwargs)
+        shape = _structured.AnswerShape(payload)
+        raw = self.client.with_raw_response.create(**payload)
+        reader = self._chunk_reader(raw, shape)
+        for chunk in _streams.read_stream(
+            raw.http_response, self.root_client, reader.read, deadline=self.stream_deadline
+        ):
+            if run_manager:
+                run_manager.on_llm_new_token(
+                    chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
+                )
+            yield chunk
+        if (parsed := reader.parsed_chunk()) is not None:
+            yield parsed
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if not self._plain_chat(kwargs):
+            async for passed in super()._astream(
+                messages, stop=stop, run_manager=run_manager, **kwargs
+            ):
+                yield passed
+            return
+        payload = self._stream_payload(messages, stop, kwargs)
+        shape = _structured.AnswerShape(payload)
+        raw = await self.async_client.with_raw_response.create(**payload)
+        reader = self._chunk_reader(raw, shape)
+        async for chunk in _streams.aread_stream(
+            raw.http_response, self.root_async_client, reader.read, deadline=self.stream_deadline
+        ):
+            if run_manager:
+                await run_manager.on_llm_new_token(
+                    chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
+                )
+            yield chunk
+        if (parsed := reader.parsed_chunk()) is not None:
+            yield parsed

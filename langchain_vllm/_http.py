@@ -18,8 +18,9 @@ import inspect
 import os
 import re
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
 from pydantic import SecretStr
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 _FIRST_HTTPX2_SDK = 3  # openai>=3 speaks httpx2
 
 if TYPE_CHECKING:  # type-checked against the SDK this project locks (openai 3, httpx2)
-    from collections.abc import AsyncGenerator, Callable, Mapping
+    from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 
     import httpx2 as httpx
 else:
@@ -36,6 +37,8 @@ else:
     httpx = importlib.import_module("httpx2" if _sdk_major >= _FIRST_HTTPX2_SDK else "httpx")
 
 __all__ = ["httpx"]
+
+T = TypeVar("T")
 
 # The SDK's own pool limits: enough headroom for vLLM's continuous batching.
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5.0)
@@ -312,3 +315,21 @@ def split_api_key(key: Any) -> tuple[Any, Any]:
         return str(sync_key())
 
     return sync_key, async_key
+
+
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``make()`` to completion from sync code, on an event loop of its own.
+
+    In a helper thread when the caller already runs an event loop (which cannot be blocked
+    on from inside).
+    """
+
+    def run() -> T:
+        return asyncio.run(make())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        return helper.submit(run).result()

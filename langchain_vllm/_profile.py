@@ -75,6 +75,44 @@ def remember(base_url: str, model: str, group: str, answer: dict[str, Any]) -> d
     return answer
 
 
+def answer(  # noqa: PLR0913 - the questions, each asked only when needed
+    group: str,
+    *,
+    base_url: str,
+    model: str,
+    system_messages: str,
+    template_accepts: Callable[[], bool],
+    context_window: Callable[[], int | None],
+    probe: Callable[[str], str],
+) -> dict[str, Any]:
+    """Answer one group of server-decided keys (cached per base URL, model and group).
+
+    Args:
+        group: A key of :data:`GROUPS`.
+        base_url: The server's base URL.
+        model: The model asked about.
+        system_messages: ChatVLLM's ``system_messages`` policy.
+        template_accepts: Asks whether the chat template takes mid-conversation system
+            messages.
+        context_window: Asks the model's ``max_model_len``.
+        probe: Asks the doctor's probe for ``"tools"`` or ``"reasoning"``; its status.
+    """
+    if group == "system_messages":
+        if system_messages == "merge_first":
+            return {"mid_conversation_system_messages": False}
+        accepted = system_messages == "as_given" or template_accepts()
+        return {"mid_conversation_system_messages": accepted}
+    if (known := cached(base_url, model, group)) is not None:
+        return known
+    found: dict[str, Any] = {}
+    if group == "context":
+        if max_len := context_window():
+            found["max_input_tokens"] = max_len
+    elif (status := probe(group)) in ("ok", "missing"):
+        found = dict.fromkeys(GROUPS[group], status == "ok")
+    return remember(base_url, model, group, found)
+
+
 class ServerProfile(dict[str, Any]):
     """A model profile whose server-decided keys are asked of the server when first read.
 

@@ -9,9 +9,10 @@ and turns ``enable_thinking`` into the chat-template variable hybrid models read
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.messages import AIMessage
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,6 +23,29 @@ if TYPE_CHECKING:
 
 HISTORY_POLICIES = ("never", "last", "all")
 """The values of ``reasoning_history``."""
+
+
+class ReasoningParams(BaseModel):
+    """ChatVLLM's reasoning fields: asking for thinking, and sending it back."""
+
+    enable_thinking: bool | None = None
+    """Turn a hybrid reasoning model's thinking on or off (Qwen3, DeepSeek-V3.1, Granite …):
+    sent as ``chat_template_kwargs={"enable_thinking": ...}``."""
+
+    thinking_token_budget: int | None = None
+    """Cap on reasoning tokens (vLLM ends the reasoning section after this many)."""
+
+    include_reasoning: bool | None = None
+    """``False`` asks the server to leave the reasoning text out of the response."""
+
+    reasoning_history: Literal["never", "last", "all"] = "last"
+    """Which earlier assistant reasoning is sent back to the server in the history.
+
+    ``"last"`` (default): the reasoning of assistant messages after the last human message
+    (the current turn's tool-calling steps, which interleaved-thinking models such as
+    gpt-oss, Kimi K2 and MiniMax-M2 need); ``"all"``: every assistant message's reasoning;
+    ``"never"``: none. Sent in the field name the server's version reads.
+    """
 
 
 def reasoning_text(message: dict[str, Any]) -> str | None:

@@ -116,6 +116,19 @@ def known(base_url: str, model: str) -> bool | None:
     return _accepts.get((base_url, model))
 
 
+def question(roles: list[str], policy: str, base_url: str, model: str | None) -> str | None:
+    """The model to ask about its chat template before a request, if the request depends on it.
+
+    Only with ``"auto"``, for a conversation that would need a rewrite, and when it was not
+    asked yet.
+    """
+    if policy != "auto" or model is None:
+        return None
+    if not needs_rewrite([{"role": role} for role in roles]):
+        return None
+    return model if known(base_url, model) is None else None
+
+
 def _remember(base_url: str, model: str, *, accepts: bool) -> bool:
     with _lock:
         _accepts[(base_url, model)] = accepts

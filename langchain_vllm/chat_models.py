@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -27,6 +25,7 @@ from langchain_vllm import (
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._plain_chat import PlainChatCompletions
+from langchain_vllm._reasoning import ReasoningParams
 from langchain_vllm._tokens import ServerTokenCounts
 from langchain_vllm.sampling import VLLMSamplingParams
 
@@ -50,7 +49,9 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, ChatOpenAI):
+class ChatVLLM(
+    VLLMSamplingParams, ReasoningParams, ServerTokenCounts, PlainChatCompletions, ChatOpenAI
+):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -353,25 +354,6 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
     stream_usage: bool | None = True
     """Send ``stream_options.include_usage`` so the last streamed chunk carries usage."""
 
-    enable_thinking: bool | None = None
-    """Turn a hybrid reasoning model's thinking on or off (Qwen3, DeepSeek-V3.1, Granite …):
-    sent as ``chat_template_kwargs={"enable_thinking": ...}``."""
-
-    thinking_token_budget: int | None = None
-    """Cap on reasoning tokens (vLLM ends the reasoning section after this many)."""
-
-    include_reasoning: bool | None = None
-    """``False`` asks the server to leave the reasoning text out of the response."""
-
-    reasoning_history: Literal["never", "last", "all"] = "last"
-    """Which earlier assistant reasoning is sent back to the server in the history.
-
-    ``"last"`` (default): the reasoning of assistant messages after the last human message
-    (the current turn's tool-calling steps, which interleaved-thinking models such as
-    gpt-oss, Kimi K2 and MiniMax-M2 need); ``"all"``: every assistant message's reasoning;
-    ``"never"``: none. Sent in the field name the server's version reads.
-    """
-
     structured_outputs: dict[str, Any] | None = None
     """vLLM constraint for every request, e.g. ``{"choice": ["yes", "no"]}``, ``{"regex":
     "..."}``, ``{"grammar": "..."}``, ``{"json": schema}``; per call with
@@ -540,30 +522,23 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
 
     def _ask_profile(self, group: str) -> dict[str, Any]:
         """Answer one group of server-decided profile keys (see ``_profile``)."""
-        self._discover_model()
-        model, base_url = str(self.model_id), self._base_url()
-        if group == "system_messages":
-            if self.system_messages == "merge_first":
-                return {"mid_conversation_system_messages": False}
-            accepted = self.system_messages == "as_given" or _system_messages.accepts(
-                self.root_client, base_url, model
-            )
-            return {"mid_conversation_system_messages": accepted}
-        if (known := _profile.cached(base_url, model, group)) is not None:
-            return known
-        answer: dict[str, Any] = {}
-        if group == "context":
-            if max_len := _server.context_window(self._served_models(), model):
-                answer["max_input_tokens"] = max_len
-        else:
+        model, base_url = self._discover_model(), self._base_url()
+
+        def probe(group: str) -> str:
             from langchain_vllm.doctor import _Prober  # noqa: PLC0415 - the doctor's probes
 
             prober = _Prober(self.root_client, model, self._wire_format(), timeout=30.0)
-            found = prober.probe_tools() if group == "tools" else prober.probe_reasoning()
-            if found.status in ("ok", "missing"):
-                keys = _profile.GROUPS[group]
-                answer = dict.fromkeys(keys, found.status == "ok")
-        return _profile.remember(base_url, model, group, answer)
+            return (prober.probe_tools() if group == "tools" else prober.probe_reasoning()).status
+
+        return _profile.answer(
+            group,
+            base_url=base_url,
+            model=model,
+            system_messages=self.system_messages,
+            template_accepts=lambda: _system_messages.accepts(self.root_client, base_url, model),
+            context_window=lambda: _server.context_window(self._served_models(), model),
+            probe=probe,
+        )
 
     @property
     def _default_params(self) -> dict[str, Any]:
@@ -649,17 +624,9 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
         if any(c.get("max_concurrency") is not None for c in configs):
             return super().batch(inputs, configs, return_exceptions=return_exceptions, **kwargs)
 
-        def run() -> list[AIMessage]:
-            return asyncio.run(
-                self.abatch(inputs, configs, return_exceptions=return_exceptions, **kwargs)
-            )
-
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return run()
-        with ThreadPoolExecutor(max_workers=1) as helper:
-            return helper.submit(run).result()
+        return _http.run_blocking(
+            lambda: self.abatch(inputs, configs, return_exceptions=return_exceptions, **kwargs)
+        )
 
     # ------------------------------------------------------------------ requests
 
@@ -712,12 +679,9 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
 
     def _template_question(self, messages: list[BaseMessage]) -> str | None:
         """The model to ask about its chat template, if this request depends on the answer."""
-        if self.system_messages != "auto" or self.model_id is None:
-            return None
-        if not _system_messages.needs_rewrite([{"role": m.type} for m in messages]):
-            return None
-        known = _system_messages.known(self._base_url(), self.model_id)
-        return self.model_id if known is None else None
+        return _system_messages.question(
+            [m.type for m in messages], self.system_messages, self._base_url(), self.model_id
+        )
 
     def _learn_template(self, messages: list[BaseMessage]) -> None:
         """Ask (once) whether the template takes this conversation's system messages."""
@@ -798,12 +762,8 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
                 generation.message.invalid_tool_calls.extend(
                     _tools.invalid_call(call) for call in calls
                 )
-        for generation, choice in zip(result.generations, choices, strict=False):
-            _add_vllm_fields(generation.message, choice.get("message") or {}, choice)
-            if body.get("prompt_token_ids") is not None:
-                generation.message.response_metadata["prompt_token_ids"] = body["prompt_token_ids"]
-        for generation in result.generations:
-            generation.message.response_metadata["model_provider"] = _PROVIDER
+        for generation, choice in zip(result.generations, choices, strict=True):
+            _add_vllm_fields(generation.message, body, choice, "message")
         if result.llm_output is not None:
             result.llm_output["model_provider"] = _PROVIDER
         return result
@@ -820,14 +780,8 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
         )
         if generation_chunk is None:
             return None
-        choices = chunk.get("choices") or []
-        if choices:
-            _add_vllm_fields(generation_chunk.message, choices[0].get("delta") or {}, choices[0])
-        if chunk.get("prompt_token_ids") is not None:
-            generation_chunk.message.response_metadata["prompt_token_ids"] = chunk[
-                "prompt_token_ids"
-            ]
-        generation_chunk.message.response_metadata["model_provider"] = _PROVIDER
+        choices = chunk.get("choices") or [{}]
+        _add_vllm_fields(generation_chunk.message, chunk, choices[0], "delta")
         return generation_chunk
 
     # ------------------------------------------------------------------ tools & structure
@@ -915,15 +869,22 @@ class ChatVLLM(VLLMSamplingParams, ServerTokenCounts, PlainChatCompletions, Chat
         )
 
 
-def _add_vllm_fields(message: BaseMessage, fields: dict[str, Any], choice: dict[str, Any]) -> None:
-    """Copy vLLM's own response fields onto a message (or chunk).
+def _add_vllm_fields(
+    message: BaseMessage, body: dict[str, Any], choice: dict[str, Any], key: str
+) -> None:
+    """Copy vLLM's own fields of a response ``body`` (or chunk) onto its message (or chunk).
 
-    Reasoning text goes to ``additional_kwargs["reasoning_content"]`` (shown as a reasoning
-    block by ``content_blocks``); ``stop_reason`` (the stop string or token id that ended the
-    output) and ``token_ids`` go to ``response_metadata``.
+    Reasoning text (in the choice's ``key``: ``"message"`` or ``"delta"``) goes to
+    ``additional_kwargs["reasoning_content"]`` (shown as a reasoning block by
+    ``content_blocks``); ``stop_reason`` (the stop string or token id that ended the
+    output), ``token_ids``, ``prompt_token_ids`` and ``model_provider`` go to
+    ``response_metadata``.
     """
-    _reasoning.add_reasoning(message, fields)
-    if choice.get("stop_reason") is not None:
-        message.response_metadata["stop_reason"] = choice["stop_reason"]
-    if choice.get("token_ids") is not None:
-        message.response_metadata["token_ids"] = choice["token_ids"]
+    _reasoning.add_reasoning(message, choice.get(key) or {})
+    metadata = message.response_metadata
+    for name in ("stop_reason", "token_ids"):
+        if choice.get(name) is not None:
+            metadata[name] = choice[name]
+    if body.get("prompt_token_ids") is not None:
+        metadata["prompt_token_ids"] = body["prompt_token_ids"]
+    metadata["model_provider"] = _PROVIDER

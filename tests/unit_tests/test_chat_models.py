@@ -27,10 +27,9 @@ from langchain_vllm import (
     VLLMContextOverflowError,
     VLLMInvalidRequestError,
     VLLMModelNotFoundError,
-    VLLMModelSelectionError,
 )
 from langchain_vllm._http import LoopBoundAsyncTransport, httpx
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, lora_card, recorded_model
+from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
 
 MESSAGES = [
@@ -159,70 +158,6 @@ def test_serialization_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_construction_makes_no_request(fake: FakeVLLM) -> None:
     make(fake)
     assert fake.requests == []
-
-
-def test_model_is_discovered_once_and_cached(fake: FakeVLLM) -> None:
-    llm = make(fake)
-    llm.invoke(MESSAGES)
-    llm.invoke(MESSAGES)
-    paths = [(r.method, r.url.path) for r in fake.requests]
-    # models and version are learned once; afterwards one request per invoke
-    assert paths == [
-        ("GET", "/v1/models"),
-        ("GET", "/version"),
-        ("POST", "/v1/chat/completions"),
-        ("POST", "/v1/chat/completions"),
-    ]
-    assert [b["model"] for b in fake.chat_bodies()] == [recorded_model()] * 2
-    assert llm.model_id == recorded_model()
-    # a second object for the same server reuses what was learned
-    other = make(fake)
-    other.invoke(MESSAGES)
-    assert [r.method for r in fake.requests].count("GET") == 2
-
-
-async def test_model_is_discovered_in_async_and_stream_paths(fake: FakeVLLM) -> None:
-    await make(fake).ainvoke(MESSAGES)
-    assert fake.chat_bodies()[-1]["model"] == recorded_model()
-    chunks = [c async for c in make(fake).astream(MESSAGES)]
-    assert chunks
-    assert fake.chat_bodies()[-1]["model"] == recorded_model()
-    assert [r.method for r in fake.requests].count("GET") == 2
-
-
-def test_discovered_model_is_the_langsmith_model_name(fake: FakeVLLM) -> None:
-    llm = make(fake)
-    llm.invoke(MESSAGES)
-    params = llm._get_ls_params()
-    assert params["ls_provider"] == "vllm"
-    assert params["ls_model_name"] == recorded_model()
-
-
-def test_lora_adapters_do_not_make_the_choice_ambiguous() -> None:
-    base = recorded_model()
-    fake = FakeVLLM(models=[*FakeVLLM().models_body["data"], lora_card("sql-lora", base)])
-    llm = make(fake)
-    llm.invoke(MESSAGES)
-    assert fake.chat_bodies()[0]["model"] == base
-    served = llm.served_models()
-    assert [m.id for m in served] == fake.served_ids
-    assert (served[0].id, served[0].parent, served[0].is_adapter) == (base, None, False)
-    assert (served[-1].id, served[-1].parent, served[-1].is_adapter) == ("sql-lora", base, True)
-    assert all(m.parent == base for m in served[1:])
-    assert served[0].max_model_len is not None
-
-
-def test_several_base_models_raise_a_listing_error() -> None:
-    first = FakeVLLM().models_body["data"][0]
-    second = {**first, "id": "other-model", "root": "other/model"}
-    fake = FakeVLLM(models=[first, second, lora_card("sql-lora", "other-model")])
-    with pytest.raises(VLLMModelSelectionError) as info:
-        make(fake).invoke(MESSAGES)
-    message = str(info.value)
-    assert first["id"] in message
-    assert "other-model" in message
-    assert "sql-lora (LoRA on other-model)" in message
-    assert "model=" in message
 
 
 def test_unknown_model_error_lists_served_models(fake: FakeVLLM) -> None:
@@ -484,54 +419,6 @@ def test_async_pool_is_per_event_loop() -> None:
 # ---------------------------------------------------------------- token counting
 
 
-def test_token_counts_come_from_the_servers_tokenizer(fake: FakeVLLM) -> None:
-    llm = make(fake, model=recorded_model())
-    recorded = load_fixture("tokenize_chat")
-    assert llm.get_num_tokens_from_messages(MESSAGES) == recorded["body"]["count"]
-    sent = json.loads(fake.requests[-1].content)
-    # the chat form, exactly the messages a chat request would carry
-    assert sent == recorded["request"]["json"]
-    assert llm.get_token_ids("Hello world") == load_fixture("tokenize_text")["body"]["tokens"]
-    assert llm.get_num_tokens("Hello world") == len(load_fixture("tokenize_text")["body"]["tokens"])
-    assert json.loads(fake.requests[-1].content) == load_fixture("tokenize_text")["request"]["json"]
-
-
-def test_token_count_matches_the_prompt_tokens_of_the_same_request(fake: FakeVLLM) -> None:
-    # both fixtures were recorded from the real server for the same two messages
-    llm = make(fake, model=recorded_model())
-    usage = llm.invoke(MESSAGES).usage_metadata
-    assert usage is not None
-    assert llm.get_num_tokens_from_messages(MESSAGES) == usage["input_tokens"]
-
-
-async def test_token_count_with_tools_sends_the_tools(fake: FakeVLLM) -> None:
-    recorded = load_fixture("tokenize_chat_tools")
-    tool = recorded["request"]["json"]["tools"][0]
-    llm = make(fake, model=recorded_model())
-    weather = [HumanMessage("What is the weather in Paris?")]
-    count = await llm.aget_num_tokens_from_messages(weather, tools=[tool])
-    assert count == recorded["body"]["count"]
-    sent = json.loads(fake.requests[-1].content)
-    assert sent["tools"] == [tool]
-    assert sent["messages"] == recorded["request"]["json"]["messages"]
-    assert await llm.aget_num_tokens("Hello world") == len(
-        load_fixture("tokenize_text")["body"]["tokens"]
-    )
-
-
-def test_no_tiktoken_is_used(fake: FakeVLLM, monkeypatch: pytest.MonkeyPatch) -> None:
-    import langchain_openai.chat_models.base as openai_base  # noqa: PLC0415
-
-    def refuse(*_: Any, **__: Any) -> Any:
-        msg = "tiktoken must not be used for a vLLM model"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(openai_base.BaseChatOpenAI, "_get_encoding_model", refuse)
-    llm = make(fake, model=recorded_model())
-    assert llm.get_num_tokens("Hello world") > 0
-    assert llm.get_num_tokens_from_messages(MESSAGES) > 0
-
-
 # ---------------------------------------------------------------- errors
 
 
@@ -660,155 +547,11 @@ def test_other_bad_requests_keep_the_servers_message() -> None:
 # ---------------------------------------------------------------- multimodal
 
 
-PNG = "iVBORw0KGgo="
-
-
-@pytest.mark.parametrize(
-    ("block", "part"),
-    [
-        (
-            {"type": "image", "url": "https://x/cat.png"},
-            {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
-        ),
-        (
-            {"type": "image", "base64": PNG, "mime_type": "image/png"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-        ),
-        (
-            {"type": "image", "source_type": "base64", "data": PNG, "mime_type": "image/png"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-        ),
-        (
-            {"type": "video", "url": "https://x/clip.mp4"},
-            {"type": "video_url", "video_url": {"url": "https://x/clip.mp4"}},
-        ),
-        (
-            {"type": "video", "base64": "AAAA", "mime_type": "video/mp4"},
-            {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}},
-        ),
-        (
-            {"type": "audio", "url": "https://x/a.ogg"},
-            {"type": "audio_url", "audio_url": {"url": "https://x/a.ogg"}},
-        ),
-        (
-            {"type": "audio", "base64": "UklG", "mime_type": "audio/wav"},
-            {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}},
-        ),
-        (
-            {"type": "audio", "base64": "T2dn", "mime_type": "audio/ogg"},
-            {"type": "audio_url", "audio_url": {"url": "data:audio/ogg;base64,T2dn"}},
-        ),
-    ],
-)
-def test_media_blocks_become_vllm_content_parts(
-    fake: FakeVLLM, block: dict[str, Any], part: dict[str, Any]
-) -> None:
-    llm = make(fake, model=recorded_model())
-    llm.invoke([HumanMessage([{"type": "text", "text": "Describe this."}, block])])
-    content = fake.chat_bodies()[-1]["messages"][0]["content"]
-    assert content == [{"type": "text", "text": "Describe this."}, part]
-
-
-@pytest.mark.parametrize(
-    ("block", "message"),
-    [
-        ({"type": "image", "file_id": "file-123"}, "File ids are not supported"),
-        ({"type": "video", "base64": "AAAA"}, "needs a mime_type"),
-    ],
-)
-def test_media_blocks_vllm_cannot_read_fail_early(
-    fake: FakeVLLM, block: dict[str, Any], message: str
-) -> None:
-    llm = make(fake, model=recorded_model())
-    with pytest.raises(ValueError, match=message):
-        llm.invoke([HumanMessage([block])])
-    assert fake.chat_bodies() == []
-
-
 # ---------------------------------------------------------------- same answers as ChatOpenAI
 
 
 # ChatOpenAI (the baseline here, not ChatVLLM) opens a socket at construction to probe
 # which socket options the OS supports; pytest-socket blocks it and ChatOpenAI falls back.
-_CHAT_OPENAI_PROBES_SOCKETS = pytest.mark.filterwarnings(
-    "ignore:A test tried to use socket.socket:UserWarning"
-)
-
-
-def chat_openai(fake: FakeVLLM) -> Any:
-    from langchain_openai import ChatOpenAI  # noqa: PLC0415
-
-    return ChatOpenAI(
-        base_url=BASE_URL,
-        api_key="EMPTY",
-        model=recorded_model(),
-        stream_usage=True,
-        **fake.clients(),
-    )
-
-
-def without_nones(value: Any) -> Any:
-    """``value`` with ``None`` entries dropped from dicts, recursively."""
-    if isinstance(value, dict):
-        return {k: without_nones(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def comparable(message: Any) -> dict[str, Any]:
-    """What users read from a message, minus per-run ids and the provider tag.
-
-    ``token_usage`` is compared without ``None`` entries: ChatOpenAI reports every field
-    of the SDK's usage model (``audio_tokens: None`` …), ChatVLLM what the server sent.
-    """
-    metadata = {
-        k: v for k, v in message.response_metadata.items() if k not in ("model_provider", "id")
-    }
-    metadata = without_nones(metadata)
-    return {
-        "content": message.content,
-        "tool_calls": [{**c, "id": None} for c in message.tool_calls],
-        "tool_call_chunks": [{**c, "id": None} for c in getattr(message, "tool_call_chunks", [])],
-        "usage": message.usage_metadata,
-        "metadata": metadata,
-    }
-
-
-@_CHAT_OPENAI_PROBES_SOCKETS
-@pytest.mark.parametrize("tools", [False, True])
-def test_streamed_chunks_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
-    ours: Any = make(fake, model=recorded_model())
-    theirs: Any = chat_openai(fake)
-    if tools:
-        ours = ours.bind_tools([GetWeather], tool_choice="any")
-        theirs = theirs.bind_tools([GetWeather], tool_choice="any", strict=True)
-    our_chunks = list(ours.stream(MESSAGES))
-    their_chunks = list(theirs.stream(MESSAGES))
-    assert [comparable(c) for c in our_chunks] == [comparable(c) for c in their_chunks]
-    assert all(c.response_metadata["model_provider"] == "vllm" for c in our_chunks if c.content)
-
-
-@_CHAT_OPENAI_PROBES_SOCKETS
-@pytest.mark.parametrize("tools", [False, True])
-async def test_invoked_messages_equal_chat_openais(fake: FakeVLLM, *, tools: bool) -> None:
-    ours: Any = make(fake, model=recorded_model())
-    theirs: Any = chat_openai(fake)
-    if tools:
-        ours = ours.bind_tools([GetWeather], tool_choice="any")
-        theirs = theirs.bind_tools([GetWeather], tool_choice="any", strict=True)
-    assert comparable(await ours.ainvoke(MESSAGES)) == comparable(await theirs.ainvoke(MESSAGES))
-    assert comparable(ours.invoke(MESSAGES)) == comparable(theirs.invoke(MESSAGES))
-
-
-async def test_one_request_per_call_after_the_first(fake: FakeVLLM) -> None:
-    llm = make(fake)
-    llm.invoke(MESSAGES)
-    before = len(fake.requests)
-    llm.invoke(MESSAGES)
-    list(llm.stream(MESSAGES))
-    await llm.ainvoke(MESSAGES)
-    _ = [c async for c in llm.astream(MESSAGES)]
-    assert len(fake.requests) - before == 4
-    assert {r.url.path for r in fake.requests[before:]} == {"/v1/chat/completions"}
 
 
 def test_sync_batch_sends_every_input_at_once(fake: FakeVLLM) -> None:

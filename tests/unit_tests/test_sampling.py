@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_vllm import ChatVLLM, _server
+from langchain_vllm import ChatVLLM
 from langchain_vllm.sampling import check_sampling
 from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
 
@@ -121,20 +121,6 @@ def test_out_of_range_values_fail_before_any_request(
 def test_min_tokens_above_max_tokens_is_refused(fake: FakeVLLM) -> None:
     with pytest.raises(ValueError, match="min_tokens=10 is larger than max_tokens=5"):
         make(fake, min_tokens=10, max_tokens=5)
-
-
-def test_extra_body_keys_the_server_would_ignore_are_refused(fake: FakeVLLM) -> None:
-    with pytest.raises(ValueError, match=r"'mni_p' \(did you mean 'min_p'\?\).*silently ignored"):
-        make(fake, extra_body={"mni_p": 0.1}).invoke(QUESTION)
-    assert fake.chat_bodies() == []
-
-
-def test_extra_body_keys_are_not_checked_for_unknown_or_newer_servers() -> None:
-    for version in (None, "0.40.0"):
-        fake = FakeVLLM(version=version)
-        make(fake, extra_body={"future_field": 1}).invoke(QUESTION)
-        assert fake.chat_bodies()[-1]["future_field"] == 1
-        _server.forget()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,72 @@
+"""``_tokens.py``: token counts come from the server's tokenizer, as the server counts them."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from langchain_vllm import ChatVLLM
+from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
+from tests.unit_tests.fake_vllm import load as load_fixture
+
+if TYPE_CHECKING:
+    import pytest
+
+MESSAGES = [
+    SystemMessage("You are a helpful assistant."),
+    HumanMessage("What is the capital of France?"),
+]
+
+
+def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
+    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
+
+
+def test_token_counts_come_from_the_servers_tokenizer(fake: FakeVLLM) -> None:
+    llm = make(fake, model=recorded_model())
+    recorded = load_fixture("tokenize_chat")
+    assert llm.get_num_tokens_from_messages(MESSAGES) == recorded["body"]["count"]
+    sent = json.loads(fake.requests[-1].content)
+    # the chat form, exactly the messages a chat request would carry
+    assert sent == recorded["request"]["json"]
+    assert llm.get_token_ids("Hello world") == load_fixture("tokenize_text")["body"]["tokens"]
+    assert llm.get_num_tokens("Hello world") == len(load_fixture("tokenize_text")["body"]["tokens"])
+    assert json.loads(fake.requests[-1].content) == load_fixture("tokenize_text")["request"]["json"]
+
+
+def test_token_count_matches_the_prompt_tokens_of_the_same_request(fake: FakeVLLM) -> None:
+    # both fixtures were recorded from the real server for the same two messages
+    llm = make(fake, model=recorded_model())
+    usage = llm.invoke(MESSAGES).usage_metadata
+    assert usage is not None
+    assert llm.get_num_tokens_from_messages(MESSAGES) == usage["input_tokens"]
+
+
+async def test_token_count_with_tools_sends_the_tools(fake: FakeVLLM) -> None:
+    recorded = load_fixture("tokenize_chat_tools")
+    tool = recorded["request"]["json"]["tools"][0]
+    llm = make(fake, model=recorded_model())
+    weather = [HumanMessage("What is the weather in Paris?")]
+    count = await llm.aget_num_tokens_from_messages(weather, tools=[tool])
+    assert count == recorded["body"]["count"]
+    sent = json.loads(fake.requests[-1].content)
+    assert sent["tools"] == [tool]
+    assert sent["messages"] == recorded["request"]["json"]["messages"]
+    assert await llm.aget_num_tokens("Hello world") == len(
+        load_fixture("tokenize_text")["body"]["tokens"]
+    )
+
+
+def test_no_tiktoken_is_used(fake: FakeVLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_openai.chat_models.base as openai_base  # noqa: PLC0415
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        msg = "tiktoken must not be used for a vLLM model"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(openai_base.BaseChatOpenAI, "_get_encoding_model", refuse)
+    llm = make(fake, model=recorded_model())
+    assert llm.get_num_tokens("Hello world") > 0
+    assert llm.get_num_tokens_from_messages(MESSAGES) > 0

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import openai
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import (
     RunnableConfig,
     RunnableLambda,
@@ -20,7 +21,7 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from langchain_vllm import _http, _server, _streams, _structured, _tools, _wire
+from langchain_vllm import _http, _server, _streams, _structured, _tools, _upstream, _wire
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
@@ -524,8 +525,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _base_url(self) -> str:
         return str(self.openai_api_base).rstrip("/")
 
+    def _require_sync_client(self) -> None:
+        """Raise for a sync call on a model whose API key is an async-only callable."""
+        if self.client is None or self.root_client is None:
+            msg = (
+                "This ChatVLLM has no sync client: its api_key is an async callable. Use the "
+                "async methods (ainvoke, astream, …) or pass a string or a sync callable."
+            )
+            raise ValueError(msg)
+
     def _served_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
-        self._ensure_sync_client_available()
+        self._require_sync_client()
         return _server.served_models(self.root_client, refresh=refresh)
 
     async def _aserved_models(self, *, refresh: bool = False) -> tuple[_server.ServedModel, ...]:
@@ -539,7 +549,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         which drops ``strict``, and warns once if so.
         """
         models = self._served_models()
-        self._ensure_sync_client_available()
+        self._require_sync_client()
         _server.server_version(self.root_client)
         self._learned(models)
         if _tools.any_strict((call or {}).get("tools")) and _server.is_vllm_router(
@@ -592,7 +602,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
         newest wire format. ``refresh=True`` asks again (after an upgrade).
         """
-        self._ensure_sync_client_available()
+        self._require_sync_client()
         return _server.server_version(self.root_client, refresh=refresh)
 
     async def aserver_version(self, *, refresh: bool = False) -> str | None:
@@ -613,7 +623,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``ChatVLLM(model=name)`` uses
         it. The cached model list is refreshed.
         """
-        self._ensure_sync_client_available()
+        self._require_sync_client()
         _server.load_lora_adapter(self.root_client, name, path)
 
     async def aload_lora_adapter(self, name: str, path: str) -> None:
@@ -622,7 +632,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
 
     def unload_lora_adapter(self, name: str) -> None:
         """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
-        self._ensure_sync_client_available()
+        self._require_sync_client()
         _server.unload_lora_adapter(self.root_client, name)
 
     async def aunload_lora_adapter(self, name: str) -> None:
@@ -780,7 +790,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> dict[str, Any]:
         vllm_fields, history = self._vllm_request_fields(kwargs)
-        messages = [_vllm_content(m) for m in self._convert_input(input_).to_messages()]
+        messages = [_vllm_content(m) for m in _input_messages(input_)]
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
             raise ValueError(msg)
@@ -840,8 +850,24 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         return not (
             self._use_responses_api(kwargs)
             or (isinstance(response_format, type) and issubclass(response_format, BaseModel))
-            or self._uses_gateway
+            or _upstream.uses_gateway(self)
         )
+
+    def _wants_stream_usage(self, kwargs: dict[str, Any]) -> bool:
+        """Whether to ask for usage on the last chunk; pops ``stream_usage`` from ``kwargs``.
+
+        The first of these that is set wins (as in ChatOpenAI): the call's ``stream_usage``,
+        the call's ``stream_options``, ``model_kwargs``' ``stream_options``, the field.
+        """
+        for source in (
+            kwargs.pop("stream_usage", None),
+            (kwargs.get("stream_options") or {}).get("include_usage"),
+            (self.model_kwargs.get("stream_options") or {}).get("include_usage"),
+            self.stream_usage,
+        ):
+            if isinstance(source, bool):
+                return source
+        return False
 
     def _generation_info(self, raw: Any) -> dict[str, Any]:
         return {"headers": dict(raw.headers)} if self.include_response_headers else {}
@@ -849,7 +875,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        stream_usage = self._should_stream_usage(kwargs.pop("stream_usage", None), **kwargs)
+        stream_usage = self._wants_stream_usage(kwargs)
         kwargs["stream"] = True
         if stream_usage:
             kwargs["stream_options"] = {"include_usage": True}
@@ -1205,6 +1231,15 @@ _OPENAI_SAMPLING = (
     "max_tokens",
     "max_completion_tokens",
 )
+
+
+def _input_messages(input_: LanguageModelInput) -> list[BaseMessage]:
+    """The messages of any chat model input: a prompt value, a string or message-likes."""
+    if isinstance(input_, PromptValue):
+        return input_.to_messages()
+    if isinstance(input_, str):
+        return [HumanMessage(content=input_)]
+    return convert_to_messages(input_)
 
 
 def _vllm_content(message: BaseMessage) -> BaseMessage:

@@ -110,6 +110,16 @@ OVERRIDDEN = (
         ("stop", "kwargs"),
         "reports ls_provider='vllm' to LangSmith",
     ),
+    *(
+        Member(
+            "BaseChatModel",
+            name,
+            ("messages", "stop", "run_manager", "kwargs"),
+            "sends Chat Completions itself and reads the server's JSON as plain dicts",
+        )
+        for name in ("_generate", "_agenerate", "_stream", "_astream")
+    ),
+    Member("BaseChatModel", "_llm_type", None, "names the model type 'vllm-chat'"),
     Member(
         "BaseChatModel",
         "_resolve_model_profile",
@@ -132,11 +142,21 @@ of the same name instead), with the first langchain-openai release that has each
 ``validate_environment`` reads ``OPENAI_*`` variables. None of that applies to a vLLM server.
 """
 
-INHERITED_VALIDATORS = frozenset({"build_extra", "_set_openai_chat_version", "_set_model_profile"})
-"""ChatOpenAI's (and BaseChatModel's) model validators that also run for ChatVLLM, on purpose:
-``build_extra`` (unknown keyword arguments go to ``model_kwargs``), the version metadata, and
-``_set_model_profile`` (which calls ChatVLLM's ``_resolve_model_profile``). A validator
-upstream adds later is not in this set, and the test of this module asks for a decision."""
+INHERITED_VALIDATORS = frozenset(
+    {
+        "build_extra",
+        "_set_openai_chat_version",
+        "_set_model_profile",
+        "_check_profile_keys",
+        "_validate_stream_chunk_timeout",
+        "set_verbose",
+    }
+)
+"""ChatOpenAI's (and BaseChatModel's) validators that also run for ChatVLLM, on purpose:
+``build_extra`` (unknown keyword arguments go to ``model_kwargs``), the version metadata,
+the profile (``_set_model_profile`` calls ChatVLLM's ``_resolve_model_profile``), and checks
+of fields ChatVLLM keeps as they are. A validator upstream adds later is not in this set, and
+the test of this module asks for a decision."""
 
 
 def uses_gateway(model: ChatOpenAI) -> bool:

@@ -90,6 +90,8 @@ def test_sdist_ships_the_licence_and_the_type_marker(dist: Path) -> None:
     assert f"{DIST}/LICENSE" in names
     assert f"{DIST}/langchain_vllm/py.typed" in names
     assert f"{DIST}/pyproject.toml" in names
+    local_state = ("/.venv", "/.hypothesis/", "/__pycache__/", "/.mypy_cache/")
+    assert not [n for n in names if any(part in n for part in local_state)]
 
 
 def test_every_public_name_imports_from_the_installed_wheel(venv: Path, tmp_path: Path) -> None:

@@ -1142,7 +1142,12 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             strict: ``True`` (the default when ``None``) makes vLLM constrain arguments to
                 each tool's schema; ``False`` lets the model write any arguments.
             parallel_tool_calls: ``False`` asks for at most one tool call.
-            response_format: Schema for the answer when the model calls no tool.
+            response_format: Schema for the answer when the model calls no tool. vLLM
+                would apply it to the whole output (no tool call possible), so with tools
+                it is sent as one more strict tool and ``tool_choice="required"``: the
+                model calls a tool or answers in the schema, and the answer comes back as
+                its JSON in ``content``. ``tool_choice`` naming the schema means "answer
+                now" (the schema alone is sent); naming a tool forces that tool.
             kwargs: Passed on to ``bind``.
         """
         formatted = [_tools.format_tool(tool, strict=strict) for tool in tools]
@@ -1180,7 +1185,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                 returns the text).
             include_raw: Also return the raw message and any parsing error.
             strict: Passed to the schema conversion (``None`` means strict for tools).
-            tools: Extra tools the model may call instead (``json_schema`` only).
+            tools: Extra tools the model may call instead (``json_schema`` only): the
+                result is ``None`` for a tool call (the call is in ``raw`` with
+                ``include_raw=True``), else the parsed answer.
             kwargs: Passed on to ``bind``.
         """
         if method in ("choice", "regex", "grammar"):

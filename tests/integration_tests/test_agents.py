@@ -139,6 +139,21 @@ def test_tools_and_an_answer_schema_with_a_free_choice_give_one_or_the_other() -
         assert message.response_metadata["finish_reason"] == "stop"
 
 
+def test_streamed_free_choice_gives_a_tool_call_or_the_schema() -> None:
+    bound = llm().bind_tools([weather_tool([])], response_format=Weather)
+    full: Any = None
+    for chunk in bound.stream("What is the weather in Paris? Call get_weather or answer."):
+        full = chunk if full is None else full + chunk
+    assert full is not None
+    if full.tool_calls:
+        assert [c["name"] for c in full.tool_calls] == ["get_weather"]
+    else:
+        assert full.tool_call_chunks == []  # the answer tool's call became content
+        Weather.model_validate_json(full.text)
+        assert full.response_metadata["finish_reason"] == "stop"
+    assert full.usage_metadata["output_tokens"] > 0
+
+
 async def test_async_agent_streams_events_with_usage_and_tool_call_chunks() -> None:
     ran: list[str] = []
     agent = create_agent(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from langchain_core.exceptions import ModelError
 
+from langchain_vllm import _flags, _profile, _system_messages
 from langchain_vllm._http import httpx
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
@@ -84,7 +85,12 @@ def cache_key(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
 
 
 def forget(base_url: str | None = None) -> None:
-    """Drop what was learned about the server at ``base_url`` (about every server if ``None``)."""
+    """Drop what was learned about the server at ``base_url`` (about every server if ``None``).
+
+    What was learned about models' profiles and chat templates is dropped for every server.
+    """
+    _profile.forget()
+    _system_messages.forget()
     with _lock:
         if base_url is None:
             _models.clear()
@@ -267,10 +273,7 @@ def warn_router_drops_strict(base_url: str) -> None:
     warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=4)
 
 
-_LORA_HINT = (
-    "Runtime LoRA updates need a server started with --enable-lora and the environment "
-    "variable VLLM_ALLOW_RUNTIME_LORA_UPDATING=True."
-)
+_LORA_HINT = f"Runtime LoRA updates need a server started with {_flags.LORA_RUNTIME_SETUP}."
 
 
 def _lora_error(error: openai.APIStatusError, action: str) -> Exception:
@@ -410,7 +413,6 @@ _PROMPT_TOKENS = (
     re.compile(r"request has (\d+) input tokens"),
     re.compile(r"\((\d+) in the messages"),
 )
-_TOOL_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser")
 _OUTPUT_TOO_LONG = re.compile(r"(max_\w*tokens)=(\d+) cannot be greater than max_model_len=(\d+)")
 
 
@@ -428,7 +430,7 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             message=(
                 f"{message} (server {base_url}). Shorten the input (chat: trim or summarize "
                 "earlier messages, lower max_tokens; embeddings and rerank: set "
-                "truncate_prompt_tokens), or serve the model with a larger --max-model-len."
+                f"truncate_prompt_tokens), or serve the model with a larger {_flags.MAX_MODEL_LEN}."
             ),
             response=error.response,
             body=error.body,
@@ -436,25 +438,31 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
         overflow.max_context_tokens = int(context.group(1))
         overflow.prompt_tokens = _first_int(_PROMPT_TOKENS, message)
         return overflow
-    if any(flag in message for flag in _TOOL_FLAGS):
+    if any(flag in message for flag in _flags.TOOL_FLAGS):
         return VLLMInvalidRequestError(
             message=(
                 f"{message}. The vLLM server at {base_url} was started without a tool-call "
-                "parser: restart it with `--enable-auto-tool-choice --tool-call-parser "
-                "<parser>` (the parser matching the model's chat template, e.g. hermes, "
-                "llama3_json, mistral, qwen3_xml), or use with_structured_output(...) with "
-                "method='json_schema', which needs no parser."
+                f"parser: restart it with `{_flags.TOOL_SETUP}` (the parser matching the "
+                f"model's chat template, e.g. {_flags.examples(_flags.TOOL_PARSERS)}), or use "
+                "with_structured_output(...) with method='json_schema', which needs no parser."
             ),
             response=error.response,
             body=error.body,
         )
-    if "--reasoning-parser" in message:
+    if _flags.REASONING_PARSER in message:
         return VLLMInvalidRequestError(
             message=(
                 f"{message} The vLLM server at {base_url} runs without a reasoning parser: "
-                "restart it with `--reasoning-parser <parser>` for the model (e.g. "
-                "deepseek_r1, qwen3, granite, gpt_oss), or leave out thinking_token_budget."
+                f"restart it with `{_flags.REASONING_SETUP}` for the model (e.g. "
+                f"{_flags.examples(_flags.REASONING_PARSERS)}), or leave out "
+                "thinking_token_budget."
             ),
+            response=error.response,
+            body=error.body,
+        )
+    if _system_messages.is_refusal(message):
+        return VLLMInvalidRequestError(
+            message=f"{message} ({base_url}). {_system_messages.SETTING_HINT}",
             response=error.response,
             body=error.body,
         )
@@ -574,3 +582,11 @@ async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncI
         if explained is error:
             raise
         raise explained from error
+
+
+def context_window(models: Iterable[ServedModel], model: str) -> int | None:
+    """``max_model_len`` of ``model``'s card, or of its base model's for a LoRA adapter."""
+    models = tuple(models)
+    card = next((m for m in models if m.id == model), None)
+    base = next((m for m in models if card is not None and m.id == card.parent), None)
+    return (card and card.max_model_len) or (base and base.max_model_len) or None

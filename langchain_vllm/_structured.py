@@ -112,3 +112,206 @@ def json_schema_format(
         **({"strict": strict} if strict is not None else {}),
     }
     return {"type": "json_schema", "json_schema": json_schema}, JsonOutputParser()
+
+
+# ---------------------------------------------------------------- tools and an answer schema
+#
+# vLLM applies a ``response_format`` JSON schema to the whole output, so a request that carries
+# tools *and* an answer schema can never produce a tool call (the grammar forbids the tool-call
+# syntax). LangChain agents send exactly that (``create_agent(tools=..., response_format=...)``
+# with a model whose profile says ``structured_output``). ChatVLLM sends such a request as tools
+# only: the answer schema becomes one more strict tool, and ``tool_choice="required"`` makes
+# vLLM constrain the output to "one of these tool calls, arguments per schema" (a grammar vLLM
+# builds itself, independent of the model's tool-call format and parser). A call of the answer
+# tool comes back as the answer's JSON in ``content``, as if the schema had been applied; a
+# call of a real tool comes back as that tool call. Measured on vLLM 0.32 (see docs/agents.md).
+
+
+def route_answer(payload: dict[str, Any]) -> str | None:
+    """Rewrite a request with tools and a JSON-schema answer so that tools stay callable.
+
+    Returns the name of the answer tool added to ``payload["tools"]`` (its calls are turned
+    back into content by :func:`answer_from_tool` / :class:`AnswerChunks`), or ``None`` when
+    no answer tool is needed: no tools, no JSON-schema ``response_format``,
+    ``tool_choice="none"`` (the schema applies to the answer), ``tool_choice`` naming the
+    answer schema ("answer now": the tools are left out and the schema alone is sent), or
+    ``tool_choice`` naming a tool (a forced call of that tool, for which the answer schema is
+    dropped: vLLM cannot apply both constraints).
+
+    Raises:
+        ValueError: The answer schema is not a JSON object schema, or its name is also the
+            name of one of the tools.
+    """
+    response_format = payload.get("response_format")
+    tools = payload.get("tools")
+    if (
+        not tools
+        or not isinstance(response_format, dict)
+        or response_format.get("type") != "json_schema"
+    ):
+        return None
+    tool_choice = payload.get("tool_choice")
+    spec = response_format.get("json_schema") or {}
+    schema = spec.get("schema") or {}
+    name = str(spec.get("name") or "final_answer")
+    if tool_choice == "none":
+        return None
+    if name in (tool_choice, _chosen_name(tool_choice)):
+        for key in ("tools", "tool_choice", "parallel_tool_calls"):
+            payload.pop(key, None)  # "answer now": the schema alone
+        return None
+    if tool_choice not in (None, "auto", "required"):
+        del payload["response_format"]
+        return None
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        msg = (
+            f"The answer schema {name!r} must describe a JSON object to be combined with "
+            "tools (vLLM sends it as one more tool); wrap it in an object with one field."
+        )
+        raise ValueError(msg)
+    names = {(tool.get("function") or {}).get("name") for tool in tools if isinstance(tool, dict)}
+    if name in names:
+        msg = (
+            f"The answer schema and a tool are both named {name!r}; rename one of them "
+            "(the answer schema is sent to vLLM as a tool of that name)."
+        )
+        raise ValueError(msg)
+    description = spec.get("description") or (
+        f"Give the final answer to the user as a {name}. Call this when no other tool "
+        "is needed any more."
+    )
+    answer_tool = {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": schema,
+            "strict": True,
+        },
+    }
+    payload["tools"] = [*tools, answer_tool]
+    payload["tool_choice"] = "required"
+    del payload["response_format"]
+    return name
+
+
+def _chosen_name(tool_choice: Any) -> Any:
+    """The function name a dict ``tool_choice`` forces (``None`` for anything else)."""
+    if isinstance(tool_choice, dict):
+        return (tool_choice.get("function") or {}).get("name")
+    return None
+
+
+def _call_name(call: Any) -> Any:
+    return (call.get("function") or {}).get("name") if isinstance(call, dict) else None
+
+
+def answer_from_tool(body: dict[str, Any], answer_tool: str) -> None:
+    """Turn a (non-streamed) call of the answer tool back into the answer's JSON content.
+
+    A choice whose only tool call is the answer tool gets its arguments as ``content``, no
+    tool calls and ``finish_reason="stop"``; a choice that also calls real tools keeps those
+    (the agent runs them and asks again) and loses the premature answer.
+    """
+    for choice in body.get("choices") or []:
+        message = choice.get("message") or {}
+        calls = message.get("tool_calls") or []
+        answers = [call for call in calls if _call_name(call) == answer_tool]
+        if not answers:
+            continue
+        others = [call for call in calls if _call_name(call) != answer_tool]
+        if others:
+            message["tool_calls"] = others
+            continue
+        message["tool_calls"] = None
+        message["content"] = (answers[0].get("function") or {}).get("arguments") or ""
+        if choice.get("finish_reason") == "tool_calls":
+            choice["finish_reason"] = "stop"
+
+
+class AnswerChunks:
+    """Turns streamed deltas of the answer tool's call into content deltas.
+
+    Tool-call deltas carry the function name only in the first delta of each ``index``;
+    the indexes of the answer tool are remembered, and their argument fragments become
+    ``content``. A stream whose only calls were the answer tool ends with
+    ``finish_reason="stop"``.
+    """
+
+    def __init__(self, answer_tool: str) -> None:
+        """Watch for calls of ``answer_tool``."""
+        self._name = answer_tool
+        self._answer_indexes: set[int] = set()
+        self._other_calls = False
+
+    def rewrite(self, event: dict[str, Any]) -> None:
+        """Rewrite one stream event (a chat completion chunk as a dict) in place."""
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or {}
+            calls = delta.get("tool_calls")
+            if calls:
+                kept: list[Any] = []
+                text: list[str] = []
+                for call in calls:
+                    index = call.get("index", 0) if isinstance(call, dict) else 0
+                    if _call_name(call) == self._name:
+                        self._answer_indexes.add(index)
+                    if index in self._answer_indexes:
+                        text.append((call.get("function") or {}).get("arguments") or "")
+                    else:
+                        self._other_calls = True
+                        kept.append(call)
+                delta["tool_calls"] = kept or None
+                if text:
+                    delta["content"] = (delta.get("content") or "") + "".join(text)
+            if (
+                choice.get("finish_reason") == "tool_calls"
+                and self._answer_indexes
+                and not self._other_calls
+            ):
+                choice["finish_reason"] = "stop"
+
+
+class AnswerShape:
+    """How one chat request's answer is shaped, for a request with an answer schema.
+
+    Built from the request payload, which it rewrites in place: a Pydantic class as
+    ``response_format`` (``bind_tools(response_format=Model)``; ChatOpenAI would send it
+    through the SDK's ``parse()``) becomes its strict JSON schema, and tools with a schema
+    go through :func:`route_answer`. The answer is then read back through :meth:`read_body`
+    or :meth:`read_event`, and :meth:`parsed` gives the Pydantic object that ChatOpenAI puts
+    in ``additional_kwargs["parsed"]``.
+    """
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        """Rewrite ``payload`` (see the class docstring) and remember what to undo."""
+        response_format = payload.get("response_format")
+        self.schema: type[BaseModel] | None = None
+        if isinstance(response_format, type) and is_basemodel_subclass(response_format):
+            self.schema = cast("type[BaseModel]", response_format)
+            payload["response_format"], _ = json_schema_format(
+                self.schema, strict=True, as_dict=True
+            )
+        self.answer_tool = route_answer(payload)
+        self._chunks = None if self.answer_tool is None else AnswerChunks(self.answer_tool)
+
+    def read_body(self, body: dict[str, Any]) -> None:
+        """Rewrite a non-streamed answer (a dict) in place."""
+        if self.answer_tool is not None:
+            answer_from_tool(body, self.answer_tool)
+
+    def read_event(self, event: object) -> None:
+        """Rewrite one streamed event (a dict) in place."""
+        if self._chunks is not None and isinstance(event, dict):
+            self._chunks.rewrite(event)
+
+    def parsed(self, text: str, *, tool_calls: bool) -> BaseModel | None:
+        """The answer as the Pydantic class it was asked as (``None`` for a tool call).
+
+        Raises:
+            pydantic.ValidationError: The answer does not fit the class (as the SDK's
+                ``parse()`` raises for ChatOpenAI).
+        """
+        if self.schema is None or tool_calls or not text:
+            return None
+        return self.schema.model_validate_json(text)

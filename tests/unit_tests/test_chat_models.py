@@ -451,7 +451,7 @@ def test_identity() -> None:
     assert ChatVLLM.get_lc_namespace() == ["langchain_vllm", "chat_models"]
     assert llm._get_ls_params(model="other")["ls_model_name"] == "other"
     assert llm.profile is not None
-    assert llm.profile["tool_calling"] is True
+    assert llm.profile["structured_output"] is True
 
 
 # ---------------------------------------------------------------- event loops

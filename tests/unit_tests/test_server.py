@@ -80,13 +80,13 @@ async def test_async_health(fake: FakeVLLM) -> None:
 
 def test_profile_gets_max_input_tokens_from_the_model_card(fake: FakeVLLM) -> None:
     llm = make(fake)
-    assert "max_input_tokens" not in (llm.profile or {})  # nothing fetched at construction
-    llm.invoke(MESSAGES)
-    max_len = load("models")["body"]["data"][0]["max_model_len"]
+    assert fake.requests == []  # nothing asked at construction
     assert llm.profile is not None
-    assert llm.profile["max_input_tokens"] == max_len
-    assert llm.profile["tool_calling"] is True
-    assert llm.profile["structured_output"] is True
+    assert llm.profile["structured_output"] is True  # a static key asks nothing
+    assert fake.requests == []
+    max_len = load("models")["body"]["data"][0]["max_model_len"]
+    assert llm.profile["max_input_tokens"] == max_len  # read: asked once
+    assert "POST /v1/chat/completions" not in fake.paths()  # the model card answers it
     # a later object for the same server knows it at once, without a request
     before = len(fake.requests)
     later = make(fake, model=recorded_model())

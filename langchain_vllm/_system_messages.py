@@ -1,0 +1,179 @@
+"""System messages where a model's chat template refuses them (``ChatVLLM(system_messages=...)``).
+
+Agents and middleware add system messages mid-conversation, or several at once (a summary, a
+reminder, a fallback instruction). Many chat templates only allow one system message, first:
+Qwen3.5 raises "System message must be at the beginning", Gemma and Mistral raise "roles must
+alternate", Llama-3.x drops or misplaces them. vLLM turns the template's exception into a
+bare 400. ChatVLLM rewrites the messages before sending, according to ``system_messages``:
+
+* ``"auto"`` (default): as given, unless the conversation has a system message after the
+  first message or more than one, *and* the server's chat template refuses that. ChatVLLM
+  asks the server once per base URL and model (the chat form of ``POST /tokenize``, which
+  renders the template without generating) and merges only then.
+* ``"as_given"``: never rewritten (a refusal raises an error that names this setting).
+* ``"merge_first"``: every system message's text is joined, in order, into one leading
+  system message.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Literal
+
+import openai
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SystemMessages = Literal["auto", "as_given", "merge_first"]
+POLICIES: tuple[str, ...] = ("auto", "as_given", "merge_first")
+
+SETTING_HINT = (
+    "The server's chat template refused the conversation's system messages (it allows one "
+    "system message, at the beginning). Pass system_messages='merge_first' to ChatVLLM to "
+    "merge them into one leading system message, or leave the default "
+    "system_messages='auto', which does that when the server's template refuses them."
+)
+
+# Wordings of chat templates that refuse system messages after the first (Qwen3.5, Gemma,
+# Mistral, Llama-3.x community templates, the probe below).
+_REFUSALS = (
+    "system message must be at the beginning",
+    "system message must be first",
+    "system messages must be at the beginning",
+    "system role not supported",
+    "system role is not supported",
+    "roles must alternate",
+    "only the first message can be a system message",
+)
+
+# [system, user, assistant, system, user]: alternates once the second system message is
+# gone, so a template that refuses it refuses it for the system message alone.
+_PROBE = (
+    {"role": "system", "content": "a"},
+    {"role": "user", "content": "b"},
+    {"role": "assistant", "content": "c"},
+    {"role": "system", "content": "d"},
+    {"role": "user", "content": "e"},
+)
+
+_accepts: dict[tuple[str, str], bool] = {}
+_lock = threading.Lock()
+
+
+def is_refusal(text: str) -> bool:
+    """Whether a server error text is a chat template refusing system messages."""
+    lowered = text.lower()
+    return any(wording in lowered for wording in _REFUSALS)
+
+
+def check_policy(policy: object) -> None:
+    """Raise ``ValueError`` for a ``system_messages`` value that is not a policy."""
+    if policy not in POLICIES:
+        msg = f"system_messages must be one of {', '.join(map(repr, POLICIES))}; got {policy!r}."
+        raise ValueError(msg)
+
+
+def needs_rewrite(messages: list[dict[str, Any]]) -> bool:
+    """Whether ``messages`` have a system message after the first, or more than one."""
+    positions = [i for i, message in enumerate(messages) if message.get("role") == "system"]
+    return len(positions) > 1 or (bool(positions) and positions[0] != 0)
+
+
+def merge_first(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One leading system message holding every system message's text, in order."""
+    texts = [_text(m.get("content")) for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    texts = [text for text in texts if text]
+    return [{"role": "system", "content": "\n\n".join(texts)}, *rest] if texts else rest
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
+        ]
+        return "\n".join(part for part in parts if part)
+    return "" if content is None else str(content)
+
+
+def forget() -> None:
+    """Drop what was learned about chat templates (tests, or after a server change)."""
+    with _lock:
+        _accepts.clear()
+
+
+def known(base_url: str, model: str) -> bool | None:
+    """What was learned about ``model``'s template at ``base_url`` (no network call).
+
+    ``True``: it accepts mid-conversation system messages; ``False``: it refuses them;
+    ``None``: not asked yet.
+    """
+    return _accepts.get((base_url, model))
+
+
+def _remember(base_url: str, model: str, *, accepts: bool) -> bool:
+    with _lock:
+        _accepts[(base_url, model)] = accepts
+    return accepts
+
+
+def _probe_body(model: str) -> dict[str, Any]:
+    return {"model": model, "messages": list(_PROBE), "add_generation_prompt": True}
+
+
+def _answer(error: openai.APIStatusError) -> bool | None:
+    """Read a failed probe: refused (``False``) or no conclusion (``None``)."""
+    text = str(error.message) + str(error.body)
+    if error.status_code == 400 and (is_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
+        return False
+    return None
+
+
+def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
+    """Whether ``model``'s chat template accepts mid-conversation system messages.
+
+    Asked once per base URL and model; ``True`` when the server cannot tell (e.g. a router
+    without ``/tokenize``).
+    """
+    if (cached := known(base_url, model)) is not None:
+        return cached
+    root = base_url.removesuffix("/v1")
+    try:
+        client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
+    except openai.APIStatusError as error:
+        answer = _answer(error)
+        return True if answer is None else _remember(base_url, model, accepts=answer)
+    return _remember(base_url, model, accepts=True)
+
+
+async def aaccepts(client: openai.AsyncOpenAI, base_url: str, model: str) -> bool:
+    """Async twin of :func:`accepts`."""
+    if (cached := known(base_url, model)) is not None:
+        return cached
+    root = base_url.removesuffix("/v1")
+    try:
+        await client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
+    except openai.APIStatusError as error:
+        answer = _answer(error)
+        return True if answer is None else _remember(base_url, model, accepts=answer)
+    return _remember(base_url, model, accepts=True)
+
+
+def apply(
+    messages: list[dict[str, Any]], policy: str, accepted: Callable[[], bool]
+) -> list[dict[str, Any]]:
+    """The messages to send under ``policy``.
+
+    ``accepted`` says whether the template takes them as given (consulted for ``"auto"``
+    only, and only when the messages have system messages a strict template would refuse).
+    """
+    if policy == "as_given" or not needs_rewrite(messages):
+        return messages
+    if policy == "merge_first" or not accepted():
+        return merge_first(messages)
+    return messages

@@ -1,0 +1,121 @@
+"""The local launcher's server table (``scripts/vllm_local.py``): what each server gets."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_launcher() -> Any:
+    spec = importlib.util.spec_from_file_location("vllm_local", ROOT / "scripts" / "vllm_local.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["vllm_local"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+launcher = _load_launcher()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("LANGCHAIN_VLLM_HOME", str(tmp_path))
+    for spec in launcher.SPECS:
+        monkeypatch.delenv(spec.port_variable, raising=False)
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    return launcher.Layout.from_env()
+
+
+def flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_the_five_servers_and_their_ports() -> None:
+    ports = {spec.name: spec.default_port for spec in launcher.SPECS}
+    assert ports == {"chat": 8000, "embed": 8001, "reason": 8002, "replica": 8004, "router": 8010}
+    assert len({spec.port_variable for spec in launcher.SPECS}) == len(launcher.SPECS)
+    choices = launcher._parser().parse_args(["status", "replica"])
+    assert choices.which == "replica"
+
+
+def test_every_command_reads_its_spec(home: Any) -> None:
+    servers = launcher.servers_from_env()
+    chat = launcher.server_command(servers["chat"], home)
+    assert flag(chat, "--served-model-name") == "SmolLM2-135M-Instruct"
+    assert flag(chat, "--tool-call-parser") == "hermes"
+    assert flag(chat, "--model") == str(home.models / "SmolLM2-135M-Instruct")
+    embed = launcher.server_command(servers["embed"], home)
+    assert embed[-2:] == ["--runner", "pooling"]
+    assert "--enable-lora" not in embed
+    reason = launcher.server_command(servers["reason"], home)
+    assert flag(reason, "--reasoning-parser") == "qwen3"
+    replica = launcher.server_command(servers["replica"], home)
+    assert flag(replica, "--tool-strict-level") == "parameter"
+    router = launcher.server_command(servers["router"], home)
+    assert router[0].endswith("vllm-router")
+    workers = router[router.index("--worker-urls") + 1 : router.index("--policy")]
+    assert workers == ["http://127.0.0.1:8000", "http://127.0.0.1:8004"]
+
+
+def test_only_the_chat_server_may_load_adapters_at_runtime(home: Any) -> None:
+    for name, server in launcher.servers_from_env().items():
+        env = launcher.server_env(server, home)
+        assert env["HF_HUB_OFFLINE"] == "1"
+        assert ("VLLM_ALLOW_RUNTIME_LORA_UPDATING" in env) == (name == "chat")
+
+
+def test_a_chat_server_under_another_name_on_another_port(
+    home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLLM_CHAT_PORT", "8020")
+    chat = launcher.servers_from_env()["chat"]
+    renamed = dataclasses.replace(chat, served_name="other-model")
+    command = launcher.server_command(renamed, home)
+    assert flag(command, "--port") == "8020"
+    assert flag(command, "--served-model-name") == "other-model"
+    assert json.loads(flag(command, "--lora-modules"))["base_model_name"] == "other-model"
+    assert renamed.expected_models == {"other-model", "SmolLM2-135M-Instruct-lora"}
+    assert renamed.pid_file(home).name == "chat-8020.pid"  # apart from the default server's
+
+
+def test_env_exports_each_servers_url(
+    home: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del home
+    monkeypatch.setenv("VLLM_ROUTER_PORT", "8030")
+    assert launcher.main(["env"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "export VLLM_BASE_URL=http://127.0.0.1:8000/v1",
+        "export VLLM_EMBEDDINGS_BASE_URL=http://127.0.0.1:8001/v1",
+        "export VLLM_REASONING_BASE_URL=http://127.0.0.1:8002/v1",
+        "export VLLM_ROUTER_BASE_URL=http://127.0.0.1:8030/v1",
+    ]
+
+
+def test_a_bad_port_is_a_failure_that_names_the_variable(
+    home: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del home
+    monkeypatch.setenv("VLLM_EMBED_PORT", "eighty")
+    assert launcher.main(["env"]) == 1
+    assert "VLLM_EMBED_PORT must be a port number" in capsys.readouterr().err
+
+
+def test_the_server_venv_programs_are_files_beside_the_launcher() -> None:
+    for program in (
+        launcher.CONVERT_PROGRAM,
+        launcher.LORA_PROGRAM,
+        launcher.FIND_PACKAGES_PROGRAM,
+    ):
+        assert program.is_file()
+        assert program.parent == ROOT / "scripts" / "server_venv"

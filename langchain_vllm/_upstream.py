@@ -160,5 +160,9 @@ the test of this module asks for a decision."""
 
 
 def uses_gateway(model: ChatOpenAI) -> bool:
-    """Whether ChatOpenAI would route ``model``'s calls through the LangSmith gateway."""
-    return bool(getattr(model, "_uses_gateway", False))
+    """Whether ChatOpenAI would route ``model``'s calls through the LangSmith gateway.
+
+    ``False`` when the installed langchain-openai has no such flag (before 1.6.0) or it is no
+    longer a plain boolean property (then ``test_upstream`` fails, naming the release).
+    """
+    return getattr(model, "_uses_gateway", False) is True

@@ -7,14 +7,16 @@ knowledge (``_server``) and the same explained errors. Nothing is fetched at con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _wire
+from langchain_vllm._portable import Portable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
     import openai
@@ -31,8 +33,13 @@ def base_url_from_env(*names: str) -> Any:
     return from_env(list(names), default=DEFAULT_BASE_URL)
 
 
-class VLLMEndpoint(BaseModel):
-    """Where a vLLM server is and how to talk to it; the base of the companion classes."""
+class VLLMEndpoint(Portable):
+    """Where a vLLM server is and how to talk to it; the base of the companion classes.
+
+    Pickles and deep copies (``_portable``): the SDK clients are rebuilt, not pickled.
+    """
+
+    _client_private = ("_client", "_async_client")
 
     model_config = ConfigDict(
         populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
@@ -85,6 +92,12 @@ class VLLMEndpoint(BaseModel):
             http_async_client=self.http_async_client,
         )
         return self
+
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self._build_clients)()  # a validator, run once more
+
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.client, self.async_client
 
     @property
     def client(self) -> openai.OpenAI:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from langchain_vllm import _http, _server, _streams, _structured, _tools, _wire
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
+from langchain_vllm._portable import Portable
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
+class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -598,6 +599,16 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
     async def aserver_version(self, *, refresh: bool = False) -> str | None:
         """Async twin of :meth:`server_version`."""
         return await _server.aserver_version(self.root_async_client, refresh=refresh)
+
+    # Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
+    _client_fields = ("client", "async_client", "root_client", "root_async_client")
+    _api_key_field = "openai_api_key"
+
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self.validate_environment)()  # a validator, run once more
+
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.root_client, self.root_async_client
 
     def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
         """The served LoRA adapters; each one's ``parent`` is its base model.

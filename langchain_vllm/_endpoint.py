@@ -33,10 +33,12 @@ def base_url_from_env(*names: str) -> Any:
     return from_env(list(names), default=DEFAULT_BASE_URL)
 
 
-class VLLMEndpoint(Portable):
+class VLLMEndpoint(Portable, _server.Relearning):
     """Where a vLLM server is and how to talk to it; the base of the companion classes.
 
-    Pickles and deep copies (``_portable``): the SDK clients are rebuilt, not pickled.
+    Pickles and deep copies (``_portable``): the SDK clients are rebuilt, not pickled. A
+    discovered model the server no longer serves is discovered again
+    (``_server.Relearning``).
     """
 
     _client_private = ("_client", "_async_client")
@@ -139,18 +141,21 @@ class VLLMEndpoint(Portable):
         """Async twin of :meth:`server_version`."""
         return await _server.aserver_version(self.async_client, refresh=refresh)
 
+    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
+        """Discover the model from ``models`` unless one is known."""
+        if self.model_id is None:
+            self._discovered_model = _server.default_model(models, self._base_url())
+
     def _resolved_model(self) -> str:
         """``model``, or the server's only base model (asked once per base URL)."""
         if self.model_id is None:
-            models = _server.served_models(self.client)
-            self._discovered_model = _server.default_model(models, self._base_url())
+            self._learned(_server.served_models(self.client))
         return str(self.model_id)
 
     async def _aresolved_model(self) -> str:
         """Async twin of :meth:`_resolved_model`."""
         if self.model_id is None:
-            models = await _server.aserved_models(self.async_client)
-            self._discovered_model = _server.default_model(models, self._base_url())
+            self._learned(await _server.aserved_models(self.async_client))
         return str(self.model_id)
 
     def _learn(self) -> str:

@@ -44,7 +44,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
+class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -866,6 +866,7 @@ class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
             kwargs["stream_options"] = {"include_usage": True}
         return self._get_request_payload(messages, stop=stop, **kwargs)
 
+    @_server.resend_if_server_changed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -880,6 +881,7 @@ class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
             raw = self.client.with_raw_response.create(**payload)
             return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
 
+    @_server.resend_if_server_changed
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -896,6 +898,7 @@ class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
             raw = await self.async_client.with_raw_response.create(**payload)
             return self._create_chat_result(raw.http_response.json(), self._generation_info(raw))
 
+    @_server.resend_if_server_changed
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -936,6 +939,7 @@ class ChatVLLM(Portable, VLLMSamplingParams, ChatOpenAI):
                     expired=deadline.expired,
                 ) from error
 
+    @_server.resend_if_server_changed
     async def _astream(
         self,
         messages: list[BaseMessage],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
 
+from langchain_vllm import _server
 from langchain_vllm._endpoint import VLLMEndpoint, base_url_from_env
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
     def _vectors(response: CreateEmbeddingResponse) -> list[list[float]]:
         return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
 
+    @_server.resend_if_server_changed
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed ``texts``, in order (``chunk_size`` per request, requests in parallel)."""
         if not texts:
@@ -138,6 +140,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Embed one text."""
         return self.embed_documents([text])[0]
 
+    @_server.resend_if_server_changed
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async twin of :meth:`embed_documents` (at most ``max_concurrency`` in flight)."""
         if not texts:

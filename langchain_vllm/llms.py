@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import model_validator
 
-from langchain_vllm import _wire
+from langchain_vllm import _server, _wire
 from langchain_vllm._endpoint import VLLMEndpoint
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
@@ -247,6 +247,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             },
         )
 
+    @_server.resend_if_server_changed
     def _generate(
         self,
         prompts: list[str],
@@ -269,6 +270,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             response = self.client.completions.create(**payload)
         return self._result(response, prompts)
 
+    @_server.resend_if_server_changed
     async def _agenerate(
         self,
         prompts: list[str],
@@ -300,6 +302,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             payload["stream_options"] = {"include_usage": True}
         return payload
 
+    @_server.resend_if_server_changed
     def _stream(
         self,
         prompt: str,
@@ -317,6 +320,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                     run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
+    @_server.resend_if_server_changed
     async def _astream(
         self,
         prompt: str,

@@ -127,6 +127,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
 
     # ------------------------------------------------------------------ public
 
+    @_server.resend_if_server_changed
     def rerank(
         self, query: str, documents: Sequence[str | Document], *, top_n: int | None = None
     ) -> list[dict[str, Any]]:
@@ -152,6 +153,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                         raise
         return []  # pragma: no cover - the loop returns or raises
 
+    @_server.resend_if_server_changed
     async def arerank(
         self, query: str, documents: Sequence[str | Document], *, top_n: int | None = None
     ) -> list[dict[str, Any]]:

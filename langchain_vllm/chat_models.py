@@ -311,6 +311,38 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
             llm.load_lora_adapter("my-lora", adapters[0].root)  # a path on the server
             llm.unload_lora_adapter("my-lora")
 
+    Worker processes (pickle, Ray, multiprocessing):
+        .. code-block:: python
+
+            import copy
+            import pickle
+            from concurrent.futures import ProcessPoolExecutor
+
+            worker_llm = pickle.loads(pickle.dumps(llm))  # what Ray, Dask, Spark do
+            worker_llm.invoke("Hi")
+            copy.deepcopy(llm).invoke("Hi")
+            with ProcessPoolExecutor(max_workers=2) as pool:  # each task gets a pickled copy
+                answers = list(pool.map(llm.invoke, ["Hi", "Hello"]))
+
+        A pickled ``ChatVLLM`` leaves its SDK clients and what it learned about the server
+        behind: the copy builds pooled connections of its own in the process that unpickles
+        it (on its first request) and learns the server again. The API key: one that came
+        from ``VLLM_API_KEY`` (``api_key`` not passed) is *not* pickled; the copy reads
+        ``VLLM_API_KEY`` in the worker's environment (Ray: ``runtime_env={"env_vars":
+        {...}}``). A key passed as ``api_key=...`` *is* pickled with the object, because the
+        copy cannot work without it: whoever reads the pickle reads the key. A model built
+        with your own ``http_client`` cannot be pickled (the client belongs to its
+        process). ``copy.deepcopy`` shares the clients and keeps the key. ``docs/ray.md``
+        runs a Ray Data batch job.
+
+    A server that changes:
+        When the server behind ``base_url`` is restarted serving another model, a
+        ``ChatVLLM`` that *discovered* its model (no ``model=`` given) is refused once
+        (404, before any generation), discovers the new model and sends the request once
+        more; likewise when the server's version changed and it refuses a field spelled
+        for the old one. A model you named keeps raising ``ModelNotFoundError`` listing
+        what the server serves.
+
     Token usage:
         .. code-block:: python
 

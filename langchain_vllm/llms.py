@@ -100,6 +100,15 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             result = llm.generate(["The capital of France is"])
             result.llm_output["token_usage"]
             # {'prompt_tokens': 5, 'completion_tokens': 32, 'total_tokens': 37}
+
+    Worker processes:
+        Pickles (Ray, Dask, ``multiprocessing``) and deep copies work as for
+        :class:`~langchain_vllm.ChatVLLM`: the copy builds pooled connections of its own in
+        the process that unpickles it. A key from ``VLLM_API_KEY`` is not pickled (the
+        worker reads its own ``VLLM_API_KEY``); one passed as ``api_key=...`` is pickled with
+        the object, since the copy needs it. Your own ``http_client`` cannot be pickled. A
+        discovered model that the server no longer serves (restarted under another name) is
+        discovered again and the request sent once more.
     """
 
     max_tokens: int | None = None

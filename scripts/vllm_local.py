@@ -96,6 +96,11 @@ Usage::
 Environment:
     LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
     VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT: the ports (8000, 8001, 8002).
+    VLLM_CHAT_SERVED_NAME: the chat server's ``--served-model-name`` (default
+        ``SmolLM2-135M-Instruct``; its LoRA adapter's parent follows). With another port it
+        starts a second chat server under another name, e.g. a server "restarted with
+        another model" (tests/integration_tests/test_server_changes.py):
+        ``VLLM_CHAT_PORT=8021 VLLM_CHAT_SERVED_NAME=model-b ... start chat``.
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
         default reserves a large share of RAM).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
@@ -414,7 +419,9 @@ def servers_from_env() -> dict[str, Server]:
     """
     return {
         "chat": Server(
-            "chat", _port_from_env("VLLM_CHAT_PORT", DEFAULT_PORTS["chat"]), CHAT_MODEL_NAME
+            "chat",
+            _port_from_env("VLLM_CHAT_PORT", DEFAULT_PORTS["chat"]),
+            os.environ.get("VLLM_CHAT_SERVED_NAME") or CHAT_MODEL_NAME,
         ),
         "embed": Server(
             "embed", _port_from_env("VLLM_EMBED_PORT", DEFAULT_PORTS["embed"]), EMBED_MODEL_NAME

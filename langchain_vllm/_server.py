@@ -169,20 +169,18 @@ def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
 
     Raises:
         VLLMConnectionError: The server could not be reached.
+        VLLMModelNotFoundError: The server does not serve the body's model (lists what it
+            serves).
     """
-    try:
+    with explained_errors(client, cache_key(client)):
         answer = client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 
 async def atokenize(client: openai.AsyncOpenAI, body: dict[str, Any]) -> dict[str, Any]:
     """Async twin of :func:`tokenize`."""
-    try:
+    async with aexplained_errors(client, cache_key(client)):
         answer = await client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 

@@ -339,7 +339,7 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
         When the server behind ``base_url`` is restarted serving another model, a
         ``ChatVLLM`` that *discovered* its model (no ``model=`` given) is refused once
         (404, before any generation), discovers the new model and sends the request once
-        more; likewise when the server's version changed and it refuses a field spelled
+        more (calls, streams before their first chunk, token counts); likewise when the server's version changed and it refuses a field spelled
         for the old one. A model you named keeps raising ``ModelNotFoundError`` listing
         what the server serves.
 
@@ -697,12 +697,14 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
             body["chat_template_kwargs"] = template_kwargs
         return body
 
+    @_server.resend_if_server_changed
     def get_token_ids(self, text: str) -> list[int]:
         """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
         self._prepare()
         answer = _server.tokenize(self.root_client, self._tokenize_text_body(text))
         return [int(t) for t in answer["tokens"]]
 
+    @_server.resend_if_server_changed
     async def aget_token_ids(self, text: str) -> list[int]:
         """Async twin of :meth:`get_token_ids`."""
         await self._aprepare()
@@ -717,6 +719,7 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
         """Async twin of :meth:`get_num_tokens`."""
         return len(await self.aget_token_ids(text))
 
+    @_server.resend_if_server_changed
     def get_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],
@@ -739,6 +742,7 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
         body = self._tokenize_chat_body(messages, tools)
         return int(_server.tokenize(self.root_client, body)["count"])
 
+    @_server.resend_if_server_changed
     async def aget_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],

@@ -167,7 +167,11 @@ class FakeVLLM:
         if route is None:
             return _NOT_FOUND()
         body = json.loads(request.content)
-        if path != "/tokenize" and (refusal := self._refused(body) or self._unknown_model(body)):
+        if (
+            refusal := self._unknown_model(body)
+            if path == "/tokenize"
+            else (self._refused(body) or self._unknown_model(body))
+        ):
             return refusal
         return route(body)
 

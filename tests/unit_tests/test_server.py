@@ -282,6 +282,24 @@ def test_a_refused_field_of_an_unchanged_version_is_not_resent(fake: FakeVLLM) -
 
 
 @pytest.mark.parametrize(
+    "count",
+    [
+        lambda llm: llm.get_num_tokens_from_messages(MESSAGES),
+        lambda llm: asyncio.run(llm.aget_num_tokens_from_messages(MESSAGES)),
+        lambda llm: len(llm.get_token_ids("Hello world")),
+        lambda llm: len(asyncio.run(llm.aget_token_ids("Hello world"))),
+    ],
+)
+def test_token_counts_follow_a_restart(fake: FakeVLLM, count: Callable[[Any], int]) -> None:
+    llm = make(fake)
+    tokens = count(llm)
+    fake.restart_as("model-b")
+    assert count(llm) == tokens
+    sent = [json.loads(r.content)["model"] for r in fake.requests if r.url.path == "/tokenize"]
+    assert sent == [recorded_model(), recorded_model(), "model-b"]
+
+
+@pytest.mark.parametrize(
     ("cls", "call"),
     [
         (VLLMCompletions, lambda m: m.invoke("The capital of France is")),

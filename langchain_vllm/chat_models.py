@@ -332,16 +332,17 @@ class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
         {...}}``). A key passed as ``api_key=...`` *is* pickled with the object, because the
         copy cannot work without it: whoever reads the pickle reads the key. A model built
         with your own ``http_client`` cannot be pickled (the client belongs to its
-        process). ``copy.deepcopy`` shares the clients and keeps the key. ``docs/ray.md``
-        runs a Ray Data batch job.
+        process), nor one holding an ``InMemoryRateLimiter`` (it holds a lock: make the
+        limiter in the worker). ``copy.deepcopy`` shares the clients and keeps the key.
+        ``docs/ray.md`` runs a Ray Data batch job.
 
     A server that changes:
         When the server behind ``base_url`` is restarted serving another model, a
         ``ChatVLLM`` that *discovered* its model (no ``model=`` given) is refused once
         (404, before any generation), discovers the new model and sends the request once
-        more (calls, streams before their first chunk, token counts); likewise when the server's version changed and it refuses a field spelled
-        for the old one. A model you named keeps raising ``ModelNotFoundError`` listing
-        what the server serves.
+        more (calls, streams before their first chunk, token counts); likewise when the
+        server's version changed and it refuses a field spelled for the old one. A model
+        you named keeps raising ``ModelNotFoundError`` listing what the server serves.
 
     Token usage:
         .. code-block:: python

@@ -7,14 +7,16 @@ knowledge (``_server``) and the same explained errors. Nothing is fetched at con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _wire
+from langchain_vllm._portable import Portable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
     import openai
@@ -31,8 +33,15 @@ def base_url_from_env(*names: str) -> Any:
     return from_env(list(names), default=DEFAULT_BASE_URL)
 
 
-class VLLMEndpoint(BaseModel):
-    """Where a vLLM server is and how to talk to it; the base of the companion classes."""
+class VLLMEndpoint(Portable, _server.Relearning):
+    """Where a vLLM server is and how to talk to it; the base of the companion classes.
+
+    Pickles and deep copies (``_portable``): the SDK clients are rebuilt, not pickled. A
+    discovered model the server no longer serves is discovered again
+    (``_server.Relearning``).
+    """
+
+    _client_private = ("_client", "_async_client")
 
     model_config = ConfigDict(
         populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
@@ -86,6 +95,12 @@ class VLLMEndpoint(BaseModel):
         )
         return self
 
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self._build_clients)()  # a validator, run once more
+
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.client, self.async_client
+
     @property
     def client(self) -> openai.OpenAI:
         """The sync openai SDK client for the server."""
@@ -126,18 +141,21 @@ class VLLMEndpoint(BaseModel):
         """Async twin of :meth:`server_version`."""
         return await _server.aserver_version(self.async_client, refresh=refresh)
 
+    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
+        """Discover the model from ``models`` unless one is known."""
+        if self.model_id is None:
+            self._discovered_model = _server.default_model(models, self._base_url())
+
     def _resolved_model(self) -> str:
         """``model``, or the server's only base model (asked once per base URL)."""
         if self.model_id is None:
-            models = _server.served_models(self.client)
-            self._discovered_model = _server.default_model(models, self._base_url())
+            self._learned(_server.served_models(self.client))
         return str(self.model_id)
 
     async def _aresolved_model(self) -> str:
         """Async twin of :meth:`_resolved_model`."""
         if self.model_id is None:
-            models = await _server.aserved_models(self.async_client)
-            self._discovered_model = _server.default_model(models, self._base_url())
+            self._learned(await _server.aserved_models(self.async_client))
         return str(self.model_id)
 
     def _learn(self) -> str:

@@ -260,6 +260,28 @@ def _constraints_for(constraints: dict[str, Any], wire: WireFormat) -> dict[str,
     return fields
 
 
+VERSIONED_FIELDS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "structured_outputs",
+    *_LEGACY_GUIDED_FIELDS,
+    "reasoning",
+    "reasoning_content",
+)
+"""Request fields whose spelling this module picks by the server's version."""
+
+_NAMES_VERSIONED_FIELD = re.compile(rf"(?<![\w-])(?:{'|'.join(VERSIONED_FIELDS)})(?![\w-])")
+
+
+def names_versioned_field(message: str) -> bool:
+    """Whether a server's refusal (a 400 message) names a field of :data:`VERSIONED_FIELDS`.
+
+    Such a refusal can mean the server's version changed since it was learned: e.g. a
+    server whose request models forbid unknown fields refusing ``max_completion_tokens``.
+    """
+    return _NAMES_VERSIONED_FIELD.search(message) is not None
+
+
 def _reject_legacy_guided(body: dict[str, Any], wire: WireFormat) -> None:
     if wire.legacy_guided:
         return

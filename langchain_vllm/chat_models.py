@@ -35,6 +35,7 @@ from langchain_vllm import (
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._http import httpx
+from langchain_vllm._portable import Portable
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
+class ChatVLLM(Portable, _server.Relearning, VLLMSamplingParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -321,6 +322,39 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             # servers started with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True:
             llm.load_lora_adapter("my-lora", adapters[0].root)  # a path on the server
             llm.unload_lora_adapter("my-lora")
+
+    Worker processes (pickle, Ray, multiprocessing):
+        .. code-block:: python
+
+            import copy
+            import pickle
+            from concurrent.futures import ProcessPoolExecutor
+
+            worker_llm = pickle.loads(pickle.dumps(llm))  # what Ray, Dask, Spark do
+            worker_llm.invoke("Hi")
+            copy.deepcopy(llm).invoke("Hi")
+            with ProcessPoolExecutor(max_workers=2) as pool:  # each task gets a pickled copy
+                answers = list(pool.map(llm.invoke, ["Hi", "Hello"]))
+
+        A pickled ``ChatVLLM`` leaves its SDK clients and what it learned about the server
+        behind: the copy builds pooled connections of its own in the process that unpickles
+        it (on its first request) and learns the server again. The API key: one that came
+        from ``VLLM_API_KEY`` (``api_key`` not passed) is *not* pickled; the copy reads
+        ``VLLM_API_KEY`` in the worker's environment (Ray: ``runtime_env={"env_vars":
+        {...}}``). A key passed as ``api_key=...`` *is* pickled with the object, because the
+        copy cannot work without it: whoever reads the pickle reads the key. A model built
+        with your own ``http_client`` cannot be pickled (the client belongs to its
+        process), nor one holding an ``InMemoryRateLimiter`` (it holds a lock: make the
+        limiter in the worker). ``copy.deepcopy`` shares the clients and keeps the key.
+        ``docs/ray.md`` runs a Ray Data batch job.
+
+    A server that changes:
+        When the server behind ``base_url`` is restarted serving another model, a
+        ``ChatVLLM`` that *discovered* its model (no ``model=`` given) is refused once
+        (404, before any generation), discovers the new model and sends the request once
+        more (calls, streams before their first chunk, token counts); likewise when the
+        server's version changed and it refuses a field spelled for the old one. A model
+        you named keeps raising ``ModelNotFoundError`` listing what the server serves.
 
     Token usage:
         .. code-block:: python
@@ -654,6 +688,16 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         """Async twin of :meth:`server_version`."""
         return await _server.aserver_version(self.root_async_client, refresh=refresh)
 
+    # Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
+    _client_fields = ("client", "async_client", "root_client", "root_async_client")
+    _api_key_field = "openai_api_key"
+
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self.validate_environment)()  # a validator, run once more
+
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+        return self.root_client, self.root_async_client
+
     def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
         """The served LoRA adapters; each one's ``parent`` is its base model.
 
@@ -709,12 +753,14 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             body["chat_template_kwargs"] = template_kwargs
         return body
 
+    @_server.resend_if_server_changed
     def get_token_ids(self, text: str) -> list[int]:
         """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
         self._prepare()
         answer = _server.tokenize(self.root_client, self._tokenize_text_body(text))
         return [int(t) for t in answer["tokens"]]
 
+    @_server.resend_if_server_changed
     async def aget_token_ids(self, text: str) -> list[int]:
         """Async twin of :meth:`get_token_ids`."""
         await self._aprepare()
@@ -729,6 +775,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         """Async twin of :meth:`get_num_tokens`."""
         return len(await self.aget_token_ids(text))
 
+    @_server.resend_if_server_changed
     def get_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],
@@ -751,6 +798,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
         body = self._tokenize_chat_body(messages, tools)
         return int(_server.tokenize(self.root_client, body)["count"])
 
+    @_server.resend_if_server_changed
     async def aget_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],
@@ -959,6 +1007,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             kwargs["stream_options"] = {"include_usage": True}
         return self._get_request_payload(messages, stop=stop, **kwargs)
 
+    @_server.resend_if_server_changed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -975,6 +1024,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             raw = self.client.with_raw_response.create(**payload)
             return self._chat_result(raw, shape)
 
+    @_server.resend_if_server_changed
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -993,6 +1043,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
             raw = await self.async_client.with_raw_response.create(**payload)
             return self._chat_result(raw, shape)
 
+    @_server.resend_if_server_changed
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -1037,6 +1088,7 @@ class ChatVLLM(VLLMSamplingParams, ChatOpenAI):
                     expired=deadline.expired,
                 ) from error
 
+    @_server.resend_if_server_changed
     async def _astream(
         self,
         messages: list[BaseMessage],

@@ -1,6 +1,6 @@
 # langchain-vllm developer commands. Everything installs what it needs: a fresh machine only
 # needs python3 and pip. `make demo` and `make check` are the two entry points.
-.PHONY: all help uv install format lint type test integration_tests check demo record \
+.PHONY: all help uv install format lint type test test-deps integration_tests check demo record \
         server-start server-stop server-status bench doctor docs clean
 
 PYTHON ?= python3
@@ -13,8 +13,9 @@ all: help
 
 help:
 	@echo "make demo               start a local CPU vLLM and run the translation example"
-	@echo "make check              format check, lint, types, unit and integration tests"
+	@echo "make check              format check, lint, types, unit (+ test-deps) and integration tests"
 	@echo "make test               unit tests + standard suite replayed from cassettes (no server)"
+	@echo "make test-deps          unit tests at the lowest and the newest dependency versions allowed"
 	@echo "make integration_tests  tests against a real vLLM (VLLM_BASE_URL, else local CPU server)"
 	@echo "make record             re-record the standard-suite cassettes against the local server"
 	@echo "make bench              benchmarks (ratios against baselines measured in the same run)"
@@ -43,10 +44,28 @@ type: install
 test: install
 	$(PYTEST_UNIT)
 
+# The unit suite against the floors pyproject.toml declares (lowest-direct: every direct
+# dependency, test tools included, at its lowest allowed version) and against the newest
+# versions allowed, each in a throw-away venv; uv.lock is neither read nor rewritten.
+DEPS_SHOWN := langchain-core langchain-openai openai httpx httpx2 pydantic langchain langsmith
+test-deps: uv
+	@for resolution in lowest-direct highest; do \
+	  venv=.venv-$${resolution%-direct}; \
+	  $(UV) venv --quiet --clear --python $(PYTHON) $$venv || exit 1; \
+	  $(UV) pip install --quiet --python $$venv/bin/python --resolution $$resolution \
+	    -e . --group test || exit 1; \
+	  printf '== %s:' "$$resolution"; \
+	  $(UV) pip list --python $$venv/bin/python 2>/dev/null | \
+	    awk 'BEGIN { split("$(DEPS_SHOWN)", want, " "); for (i in want) keep[want[i]] = 1 } \
+	         ($$1 in keep) { printf " %s %s", $$1, $$2 } END { print "" }'; \
+	  $$venv/bin/python -m pytest tests/unit_tests --disable-socket --allow-unix-socket \
+	    -q -p no:cacheprovider || exit 1; \
+	done
+
 integration_tests: install server-start
 	$(RUN) pytest tests/integration_tests --record-mode=all
 
-check: lint type test integration_tests
+check: lint type test test-deps integration_tests
 
 demo: install
 	$(LAUNCHER) start chat
@@ -76,4 +95,4 @@ server-status:
 	$(LAUNCHER) status
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .venv-lowest .venv-highest .mypy_cache .ruff_cache .pytest_cache

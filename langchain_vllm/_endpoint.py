@@ -7,14 +7,16 @@ knowledge (``_server``) and the same explained errors. Nothing is fetched at con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vllm import _http, _server, _versions
+from langchain_vllm._portable import Portable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
     import openai
@@ -31,29 +33,17 @@ def base_url_from_env(*names: str) -> Any:
     return from_env(list(names), default=DEFAULT_BASE_URL)
 
 
-_NO_SYNC_CLIENT = (
-    "Sync client is not available. This happens when an async callable was provided for the "
-    "API key. Use async methods (ainvoke, astream) instead, or provide a string or sync "
-    "callable for the API key."
-)
-
-
-class VLLMServer:
+class VLLMServer(_server.Relearning):
     """What every vLLM model class knows about its server, asked lazily and cached per URL.
 
     The served models and LoRA adapters, the server's version and wire format, the model
-    discovered when none was given, and SDK errors explained. A class using it gives its
-    SDK clients (``_sdk_clients``), its base URL (``_base_url``) and a ``model_id``; its
+    discovered when none was given (and discovered again when the server changed:
+    ``_server.Relearning``), and SDK errors explained. A class using it gives its SDK
+    clients (``_server_clients``), its base URL (``_base_url``) and a ``model_id``; its
     ``_discovered_model`` holds the model found on the server.
     """
 
-    if TYPE_CHECKING:
-        _discovered_model: str | None
-
-        @property
-        def model_id(self) -> str | None: ...
-
-    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
         """The sync (``None`` when only async is possible) and async SDK clients."""
         raise NotImplementedError
 
@@ -67,14 +57,19 @@ class VLLMServer:
         Raises:
             ValueError: There is none (the API key is an async callable).
         """
-        client = self._sdk_clients()[0]
+        client = self._server_clients()[0]
         if client is None:
-            raise ValueError(_NO_SYNC_CLIENT)
+            msg = (
+                f"This {type(self).__name__} has no sync client: its api_key is an async "
+                "callable. Use the async methods (ainvoke, astream, …) or pass a string or a "
+                "sync callable."
+            )
+            raise ValueError(msg)
         return client
 
     def _async_sdk_client(self) -> openai.AsyncOpenAI:
         """The async SDK client."""
-        return self._sdk_clients()[1]
+        return self._server_clients()[1]
 
     # ------------------------------------------------------------------ served models
 
@@ -141,18 +136,21 @@ class VLLMServer:
 
     # ------------------------------------------------------------------ discovery
 
+    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
+        """Discover the model from ``models`` unless one is known."""
+        if self.model_id is None:
+            self._discovered_model = _server.default_model(models, self._base_url())
+
     def _pick_model(self) -> str:
         """``model``, or the server's only base model (``/v1/models``, asked once per URL)."""
         if self.model_id is None:
-            self._discovered_model = _server.default_model(self._served_models(), self._base_url())
+            self._learned(self._served_models())
         return str(self.model_id)
 
     async def _apick_model(self) -> str:
         """Async twin of :meth:`_pick_model`."""
         if self.model_id is None:
-            self._discovered_model = _server.default_model(
-                await self._aserved_models(), self._base_url()
-            )
+            self._learned(await self._aserved_models())
         return str(self.model_id)
 
     def _discover_model(self) -> str:
@@ -176,15 +174,22 @@ class VLLMServer:
         missing tool or reasoning parser (names the flag), wrong API key, unreachable
         server (names the URL).
         """
-        return _server.explained_errors(self._sdk_clients()[0], self._base_url())
+        return _server.explained_errors(self._server_clients()[0], self._base_url())
 
     def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
         """Async twin of :meth:`_explained_errors`."""
         return _server.aexplained_errors(self._async_sdk_client(), self._base_url())
 
 
-class VLLMEndpoint(VLLMServer, BaseModel):
-    """Where a vLLM server is and how to talk to it; the base of the companion classes."""
+class VLLMEndpoint(Portable, VLLMServer):
+    """Where a vLLM server is and how to talk to it; the base of the companion classes.
+
+    Pickles and deep copies (``_portable``): the SDK clients are rebuilt, not pickled. A
+    discovered model the server no longer serves is discovered again
+    (``_server.Relearning``).
+    """
+
+    _client_private = ("_client", "_async_client")
 
     model_config = ConfigDict(
         populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
@@ -259,7 +264,10 @@ class VLLMEndpoint(VLLMServer, BaseModel):
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
         return self.model or self._discovered_model
 
-    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self._build_clients)()  # a validator, run once more
+
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
         return self.client, self.async_client
 
     def _base_url(self) -> str:

@@ -7,7 +7,10 @@ must come from the same library, so ``httpx`` below is whichever one the install
 Connection pools are shared per base URL, so many model objects pointed at one server reuse
 connections. The async pool is bound to the event loop that uses it: ``asyncio.run`` twice in a
 row (notebooks, scripts, pytest's per-test loops) would otherwise reuse sockets that belong to a
-closed loop and fail with "Event loop is closed".
+closed loop and fail with "Event loop is closed". Both are bound to the process that uses them:
+a worker forked from a process that already talked to the server (``multiprocessing``'s
+default on Linux) opens connections of its own instead of reading answers off its parent's
+sockets.
 """
 
 from __future__ import annotations
@@ -48,6 +51,35 @@ _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keep
 OPENAI_ENV_ATTRIBUTES = ("organization", "project", "admin_api_key", "webhook_secret")
 
 
+class ProcessBoundTransport(httpx.BaseTransport):
+    """A sync transport that keeps one connection pool per process.
+
+    A forked child inherits its parent's pool, sockets included; two processes sending on
+    one keep-alive socket read each other's answers. The child makes a pool of its own on its
+    first request and leaves the inherited one alone (its sockets are the parent's).
+    """
+
+    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
+        """Create the transport; ``factory`` makes the real transport for each process."""
+        self._factory = factory
+        self._pid = os.getpid()
+        self._pool = factory()
+
+    def _current(self) -> httpx.BaseTransport:
+        if self._pid != os.getpid():
+            self._pool, self._pid = self._factory(), os.getpid()
+        return self._pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through this process's pool."""
+        return self._current().handle_request(request)
+
+    def close(self) -> None:
+        """Close this process's pool (an inherited one is left to its owner)."""
+        if self._pid == os.getpid():
+            self._pool.close()
+
+
 class LoopBoundAsyncTransport(httpx.AsyncBaseTransport):
     """An async transport that keeps one connection pool per running event loop.
 
@@ -60,12 +92,15 @@ class LoopBoundAsyncTransport(httpx.AsyncBaseTransport):
     def __init__(self, factory: Callable[[], httpx.AsyncBaseTransport]) -> None:
         """Create the transport; ``factory`` makes the real transport for each loop."""
         self._factory = factory
+        self._pid = os.getpid()
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncBaseTransport, AsyncGenerator[None]]
         ] = weakref.WeakKeyDictionary()
 
     async def _pool(self) -> httpx.AsyncBaseTransport:
         loop = asyncio.get_running_loop()
+        if self._pid != os.getpid():  # forked: the inherited pools are the parent's
+            self._pools, self._pid = weakref.WeakKeyDictionary(), os.getpid()
         entry = self._pools.get(loop)
         if entry is not None:
             return entry[0]
@@ -192,7 +227,9 @@ def _new_sync_client(base_url: str, timeout: Any, proxy: str | None) -> httpx.Cl
     del base_url  # one pool per server: the URL is part of the cache key only
     if timeout is None:
         timeout = openai.DEFAULT_TIMEOUT
-    transport = RetryPolicyTransport(httpx.HTTPTransport(limits=_LIMITS, proxy=proxy))
+    transport = RetryPolicyTransport(
+        ProcessBoundTransport(lambda: httpx.HTTPTransport(limits=_LIMITS, proxy=proxy))
+    )
     client = openai.DefaultHttpxClient(timeout=timeout, limits=_LIMITS, transport=transport)
     # Close the pool's sockets when the client goes away, at the latest when the
     # interpreter exits (else Python reports them as unclosed: a ResourceWarning).

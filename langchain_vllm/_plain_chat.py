@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from langchain_vllm import _streams, _structured
+from langchain_vllm import _streams, _structured, _upstream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -35,7 +35,23 @@ class PlainChatCompletions(BaseChatOpenAI):
         stream_deadline: float | None
 
     def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
-        return not (self._use_responses_api(kwargs) or self._uses_gateway)
+        return not (self._use_responses_api(kwargs) or _upstream.uses_gateway(self))
+
+    def _wants_stream_usage(self, kwargs: dict[str, Any]) -> bool:
+        """Whether to ask for usage on the last chunk; pops ``stream_usage`` from ``kwargs``.
+
+        The first of these that is set wins (as in ChatOpenAI): the call's ``stream_usage``,
+        the call's ``stream_options``, ``model_kwargs``' ``stream_options``, the field.
+        """
+        for source in (
+            kwargs.pop("stream_usage", None),
+            (kwargs.get("stream_options") or {}).get("include_usage"),
+            (self.model_kwargs.get("stream_options") or {}).get("include_usage"),
+            self.stream_usage,
+        ):
+            if isinstance(source, bool):
+                return source
+        return False
 
     def _generation_info(self, raw: Any) -> dict[str, Any]:
         return {"headers": dict(raw.headers)} if self.include_response_headers else {}
@@ -54,7 +70,7 @@ class PlainChatCompletions(BaseChatOpenAI):
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        stream_usage = self._should_stream_usage(kwargs.pop("stream_usage", None), **kwargs)
+        stream_usage = self._wants_stream_usage(kwargs)
         kwargs["stream"] = True
         if stream_usage:
             kwargs["stream_options"] = {"include_usage": True}

@@ -6,21 +6,27 @@ base URL, and shared by every model object pointed at that server: constructing 
 no network call, and after the first request no lookup is repeated. ``forget`` drops what was
 learned (e.g. after a LoRA adapter was loaded or the server was restarted with another model).
 A server without ``/version`` (e.g. behind a router) is taken to speak the newest format.
+
+When a refusal shows that the server changed under a model object (restarted serving another
+model, upgraded or downgraded), :class:`Relearning` learns it again and the request is sent
+once more (``resend_if_server_changed``).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import threading
 import warnings
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import openai
 from langchain_core.exceptions import ModelError
 
-from langchain_vllm import _flags, _profile, _system_messages
+from langchain_vllm import _flags, _profile, _system_messages, _versions
 from langchain_vllm._http import httpx
 from langchain_vllm.errors import (
     VLLMAuthenticationError,
@@ -36,7 +42,7 @@ from langchain_vllm.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class ServedModel:
 
 
 _models: dict[str, tuple[ServedModel, ...]] = {}
-_versions: dict[str, str | None] = {}
+_version_cache: dict[str, str | None] = {}
 _routers: dict[str, bool] = {}
 _warned_strict: set[str] = set()
 _lock = threading.Lock()
@@ -94,12 +100,12 @@ def forget(base_url: str | None = None) -> None:
     with _lock:
         if base_url is None:
             _models.clear()
-            _versions.clear()
+            _version_cache.clear()
             _routers.clear()
             _warned_strict.clear()
         else:
             _models.pop(base_url.rstrip("/"), None)
-            _versions.pop(base_url.rstrip("/"), None)
+            _version_cache.pop(base_url.rstrip("/"), None)
             _routers.pop(base_url.rstrip("/"), None)
             _warned_strict.discard(base_url.rstrip("/"))
 
@@ -118,7 +124,7 @@ def cached_models(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[ServedMod
 def cached_version(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[bool, str | None]:
     """``(known, version)`` from the cache, without a network call."""
     key = cache_key(client)
-    return key in _versions, _versions.get(key)
+    return key in _version_cache, _version_cache.get(key)
 
 
 def _version_of(body: object) -> str | None:
@@ -133,8 +139,8 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
         VLLMConnectionError: The server could not be reached.
     """
     key = cache_key(client)
-    if not refresh and key in _versions:
-        return _versions[key]
+    if not refresh and key in _version_cache:
+        return _version_cache[key]
     try:
         version = _version_of(client.get(f"{root_url(client)}/version", cast_to=object))
     except openai.NotFoundError:
@@ -142,15 +148,15 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
     with _lock:
-        _versions[key] = version
+        _version_cache[key] = version
     return version
 
 
 async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
     """Async twin of :func:`server_version`."""
     key = cache_key(client)
-    if not refresh and key in _versions:
-        return _versions[key]
+    if not refresh and key in _version_cache:
+        return _version_cache[key]
     try:
         body = await client.get(f"{root_url(client)}/version", cast_to=object)
         version = _version_of(body)
@@ -159,7 +165,7 @@ async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) 
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
     with _lock:
-        _versions[key] = version
+        _version_cache[key] = version
     return version
 
 
@@ -168,20 +174,18 @@ def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
 
     Raises:
         VLLMConnectionError: The server could not be reached.
+        VLLMModelNotFoundError: The server does not serve the body's model (lists what it
+            serves).
     """
-    try:
+    with explained_errors(client, cache_key(client)):
         answer = client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 
 async def atokenize(client: openai.AsyncOpenAI, body: dict[str, Any]) -> dict[str, Any]:
     """Async twin of :func:`tokenize`."""
-    try:
+    async with aexplained_errors(client, cache_key(client)):
         answer = await client.post(f"{root_url(client)}/tokenize", body=body, cast_to=object)
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, cache_key(client)) from error
     return _checked_tokens(answer)
 
 
@@ -548,6 +552,154 @@ def _in_taxonomy(error: Exception, base_url: str) -> Exception:
 def _about_model(error: openai.NotFoundError) -> bool:
     """Whether a 404 is vLLM's "the model does not exist" (not a missing route)."""
     return "model" in error.message.lower()
+
+
+# ------------------------------------------------------------------ a server that changed
+
+
+class Relearning:
+    """Learning the server again when a refusal shows it changed (mixed into every class).
+
+    Two refusals come before any generation, so sending the request once more is safe:
+
+    - 404 "the model does not exist" for a model the object *discovered* (``model`` was
+      given neither to the object nor to the call): the server behind the URL now serves
+      another model (restarted, or a router whose replicas changed). The served models are
+      fetched again and the only base model is discovered again.
+    - 400 naming a field whose spelling depends on the server's version
+      (``_versions.VERSIONED_FIELDS``, e.g. ``max_completion_tokens`` refused by an older
+      server): the version is fetched again.
+
+    The request is resent only if what was learned changed (another model, another wire
+    format); otherwise, and for a model the user named, the error is raised as it is.
+    """
+
+    if TYPE_CHECKING:
+        _discovered_model: str | None
+
+        @property
+        def model_id(self) -> str | None: ...
+        def _wire_format(self) -> _versions.WireFormat: ...
+        def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]: ...
+        def _learned(self, models: tuple[ServedModel, ...]) -> None: ...
+
+    def _discovered(self, call: Mapping[str, Any]) -> bool:
+        """Whether the request went to a model the server was asked for, not one named."""
+        return (
+            call.get("model") is None
+            and self._discovered_model is not None
+            and self.model_id == self._discovered_model
+        )
+
+    def _stale(self, error: Exception, call: Mapping[str, Any]) -> bool:
+        if isinstance(error, VLLMModelNotFoundError):
+            return self._discovered(call)
+        return isinstance(error, openai.BadRequestError) and _versions.names_versioned_field(
+            error.message
+        )
+
+    def _changed(
+        self,
+        before: tuple[str | None, _versions.WireFormat],
+        models: tuple[ServedModel, ...] | None,
+    ) -> bool:
+        if models is not None:
+            self._discovered_model = None
+            try:
+                self._learned(models)
+            except VLLMModelSelectionError:
+                return False  # several models now: the next call says so, listing them
+        return (self.model_id, self._wire_format()) != before
+
+    def _relearn(self, error: Exception, call: Mapping[str, Any]) -> bool:
+        """After ``error``, learn the server again; whether to send the request once more."""
+        client = self._server_clients()[0]
+        if client is None or not self._stale(error, call):
+            return False
+        before = (self.model_id, self._wire_format())
+        models = served_models(client, refresh=True) if self._discovered(call) else None
+        server_version(client, refresh=True)
+        return self._changed(before, models)
+
+    async def _arelearn(self, error: Exception, call: Mapping[str, Any]) -> bool:
+        """Async twin of :meth:`_relearn`."""
+        if not self._stale(error, call):
+            return False
+        client = self._server_clients()[1]
+        before = (self.model_id, self._wire_format())
+        models = await aserved_models(client, refresh=True) if self._discovered(call) else None
+        await aserver_version(client, refresh=True)
+        return self._changed(before, models)
+
+
+_Method = TypeVar("_Method", bound="Callable[..., Any]")
+
+
+def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four call shapes
+    """Decorate a request method of a :class:`Relearning` class: resend once on a change.
+
+    Works for plain and async methods and for sync and async generators (streams); a stream
+    is resent only when it failed before its first chunk. The method's keyword arguments
+    are the call's (a ``model`` among them means the user named the model).
+    """
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def astream(self: Relearning, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            started = False
+            try:
+                async for item in method(self, *args, **kwargs):
+                    started = True
+                    yield item
+            except Exception as error:
+                if started or not await self._arelearn(error, kwargs):
+                    raise
+            else:
+                return
+            async for item in method(self, *args, **kwargs):
+                yield item
+
+        return cast("_Method", astream)
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self: Relearning, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            started = False
+            try:
+                for item in method(self, *args, **kwargs):
+                    started = True
+                    yield item
+            except Exception as error:
+                if started or not self._relearn(error, kwargs):
+                    raise
+            else:
+                return
+            yield from method(self, *args, **kwargs)
+
+        return cast("_Method", stream)
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def acall(self: Relearning, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as error:
+                if not await self._arelearn(error, kwargs):
+                    raise
+            return await method(self, *args, **kwargs)
+
+        return cast("_Method", acall)
+
+    @functools.wraps(method)
+    def call(self: Relearning, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            if not self._relearn(error, kwargs):
+                raise
+        return method(self, *args, **kwargs)
+
+    return cast("_Method", call)
 
 
 @contextmanager

@@ -136,10 +136,11 @@ def route_answer(payload: dict[str, Any]) -> str | None:
 
     Returns the name of the answer tool added to ``payload["tools"]`` (its calls are turned
     back into content by :func:`answer_from_tool` / :class:`AnswerChunks`), or ``None`` when
-    the payload needed no change: no tools, no JSON-schema ``response_format``,
-    ``tool_choice="none"`` (the schema applies to the answer), or a named ``tool_choice``
-    (a forced call of that tool, for which the answer schema is dropped: this turn is a
-    tool call by the caller's choice, and vLLM cannot apply both constraints).
+    no answer tool is needed: no tools, no JSON-schema ``response_format``,
+    ``tool_choice="none"`` (the schema applies to the answer), ``tool_choice`` naming the
+    answer schema ("answer now": the tools are left out and the schema alone is sent), or
+    ``tool_choice`` naming a tool (a forced call of that tool, for which the answer schema is
+    dropped: vLLM cannot apply both constraints).
 
     Raises:
         ValueError: The answer schema is not a JSON object schema, or its name is also the
@@ -154,14 +155,18 @@ def route_answer(payload: dict[str, Any]) -> str | None:
     ):
         return None
     tool_choice = payload.get("tool_choice")
+    spec = response_format.get("json_schema") or {}
+    schema = spec.get("schema") or {}
+    name = str(spec.get("name") or "final_answer")
     if tool_choice == "none":
+        return None
+    if name in (tool_choice, _chosen_name(tool_choice)):
+        for key in ("tools", "tool_choice", "parallel_tool_calls"):
+            payload.pop(key, None)  # "answer now": the schema alone
         return None
     if tool_choice not in (None, "auto", "required"):
         del payload["response_format"]
         return None
-    spec = response_format.get("json_schema") or {}
-    schema = spec.get("schema") or {}
-    name = str(spec.get("name") or "final_answer")
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         msg = (
             f"The answer schema {name!r} must describe a JSON object to be combined with "
@@ -192,6 +197,13 @@ def route_answer(payload: dict[str, Any]) -> str | None:
     payload["tool_choice"] = "required"
     del payload["response_format"]
     return name
+
+
+def _chosen_name(tool_choice: Any) -> Any:
+    """The function name a dict ``tool_choice`` forces (``None`` for anything else)."""
+    if isinstance(tool_choice, dict):
+        return (tool_choice.get("function") or {}).get("name")
+    return None
 
 
 def _call_name(call: Any) -> Any:

@@ -60,12 +60,14 @@ class ServerTokenCounts(VLLMServer):
             extra["tools"] = [_tools.format_tool(tool, strict=None) for tool in tools]
         return chat_body(self._get_request_payload(list(messages), **extra))
 
+    @_server.resend_if_server_changed
     def get_token_ids(self, text: str) -> list[int]:
         """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
         self._discover_model()
         answer = _server.tokenize(self._sync_sdk_client(), self._tokenize_text_body(text))
         return [int(t) for t in answer["tokens"]]
 
+    @_server.resend_if_server_changed
     async def aget_token_ids(self, text: str) -> list[int]:
         """Async twin of :meth:`get_token_ids`."""
         await self._adiscover_model()
@@ -80,6 +82,7 @@ class ServerTokenCounts(VLLMServer):
         """Async twin of :meth:`get_num_tokens`."""
         return len(await self.aget_token_ids(text))
 
+    @_server.resend_if_server_changed
     def get_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],
@@ -102,6 +105,7 @@ class ServerTokenCounts(VLLMServer):
         body = self._tokenize_chat_body(messages, tools)
         return int(_server.tokenize(self._sync_sdk_client(), body)["count"])
 
+    @_server.resend_if_server_changed
     async def aget_num_tokens_from_messages(
         self,
         messages: Sequence[BaseMessage],

@@ -116,6 +116,28 @@ def translate_constraints(constraints: dict[str, Any], wire: WireFormat) -> dict
     return fields
 
 
+VERSIONED_FIELDS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "structured_outputs",
+    *_LEGACY_GUIDED_FIELDS,
+    "reasoning",
+    "reasoning_content",
+)
+"""Request fields whose spelling this module picks by the server's version."""
+
+_NAMES_VERSIONED_FIELD = re.compile(rf"(?<![\w-])(?:{'|'.join(VERSIONED_FIELDS)})(?![\w-])")
+
+
+def names_versioned_field(message: str) -> bool:
+    """Whether a server's refusal (a 400 message) names a field of :data:`VERSIONED_FIELDS`.
+
+    Such a refusal can mean the server's version changed since it was learned: e.g. a
+    server whose request models forbid unknown fields refusing ``max_completion_tokens``.
+    """
+    return _NAMES_VERSIONED_FIELD.search(message) is not None
+
+
 def reject_legacy_guided(body: dict[str, Any], wire: WireFormat) -> None:
     """Refuse ``guided_*`` fields a server >= 0.12 would silently ignore.
 

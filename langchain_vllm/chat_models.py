@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai import ChatOpenAI
@@ -25,6 +26,7 @@ from langchain_vllm import (
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._plain_chat import PlainChatCompletions
+from langchain_vllm._portable import Portable
 from langchain_vllm._reasoning import ReasoningParams
 from langchain_vllm._tokens import ServerTokenCounts
 from langchain_vllm.sampling import VLLMSamplingParams
@@ -50,7 +52,12 @@ ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
 class ChatVLLM(
-    VLLMSamplingParams, ReasoningParams, ServerTokenCounts, PlainChatCompletions, ChatOpenAI
+    Portable,
+    VLLMSamplingParams,
+    ReasoningParams,
+    ServerTokenCounts,
+    PlainChatCompletions,
+    ChatOpenAI,
 ):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
@@ -318,6 +325,39 @@ class ChatVLLM(
             llm.load_lora_adapter("my-lora", adapters[0].root)  # a path on the server
             llm.unload_lora_adapter("my-lora")
 
+    Worker processes (pickle, Ray, multiprocessing):
+        .. code-block:: python
+
+            import copy
+            import pickle
+            from concurrent.futures import ProcessPoolExecutor
+
+            worker_llm = pickle.loads(pickle.dumps(llm))  # what Ray, Dask, Spark do
+            worker_llm.invoke("Hi")
+            copy.deepcopy(llm).invoke("Hi")
+            with ProcessPoolExecutor(max_workers=2) as pool:  # each task gets a pickled copy
+                answers = list(pool.map(llm.invoke, ["Hi", "Hello"]))
+
+        A pickled ``ChatVLLM`` leaves its SDK clients and what it learned about the server
+        behind: the copy builds pooled connections of its own in the process that unpickles
+        it (on its first request) and learns the server again. The API key: one that came
+        from ``VLLM_API_KEY`` (``api_key`` not passed) is *not* pickled; the copy reads
+        ``VLLM_API_KEY`` in the worker's environment (Ray: ``runtime_env={"env_vars":
+        {...}}``). A key passed as ``api_key=...`` *is* pickled with the object, because the
+        copy cannot work without it: whoever reads the pickle reads the key. A model built
+        with your own ``http_client`` cannot be pickled (the client belongs to its
+        process), nor one holding an ``InMemoryRateLimiter`` (it holds a lock: make the
+        limiter in the worker). ``copy.deepcopy`` shares the clients and keeps the key.
+        ``docs/ray.md`` runs a Ray Data batch job.
+
+    A server that changes:
+        When the server behind ``base_url`` is restarted serving another model, a
+        ``ChatVLLM`` that *discovered* its model (no ``model=`` given) is refused once
+        (404, before any generation), discovers the new model and sends the request once
+        more (calls, streams before their first chunk, token counts); likewise when the
+        server's version changed and it refuses a field spelled for the old one. A model
+        you named keeps raising ``ModelNotFoundError`` listing what the server serves.
+
     Token usage:
         .. code-block:: python
 
@@ -548,8 +588,15 @@ class ChatVLLM(
 
     # ------------------------------------------------------------------ the server
 
-    def _sdk_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
+    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
         return self.root_client, self.root_async_client
+
+    # Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
+    _client_fields = ("client", "async_client", "root_client", "root_async_client")
+    _api_key_field = "openai_api_key"
+
+    def _rebuild_clients(self) -> None:
+        cast("Callable[[], object]", self.validate_environment)()  # a validator, run once more
 
     def _base_url(self) -> str:
         return str(self.openai_api_base).rstrip("/")
@@ -644,7 +691,7 @@ class ChatVLLM(
         **kwargs: Any,
     ) -> dict[str, Any]:
         vllm_fields, history = self._vllm_request_fields(kwargs)
-        messages = [_content.vllm_content(m) for m in self._convert_input(input_).to_messages()]
+        messages = [_content.vllm_content(m) for m in _input_messages(input_)]
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
             raise ValueError(msg)
@@ -697,6 +744,7 @@ class ChatVLLM(
     # PlainChatCompletions' (which reads Chat Completions as plain dicts, or defers to
     # ChatOpenAI).
 
+    @_server.resend_if_server_changed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -708,6 +756,7 @@ class ChatVLLM(
             self._learn_template(messages)
             return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
+    @_server.resend_if_server_changed
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -719,6 +768,7 @@ class ChatVLLM(
             await self._alearn_template(messages)
             return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
+    @_server.resend_if_server_changed
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -730,6 +780,7 @@ class ChatVLLM(
             self._learn_template(messages)
             yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
+    @_server.resend_if_server_changed
     async def _astream(
         self,
         messages: list[BaseMessage],
@@ -807,7 +858,12 @@ class ChatVLLM(
             strict: ``True`` (the default when ``None``) makes vLLM constrain arguments to
                 each tool's schema; ``False`` lets the model write any arguments.
             parallel_tool_calls: ``False`` asks for at most one tool call.
-            response_format: Schema for the answer when the model calls no tool.
+            response_format: Schema for the answer when the model calls no tool. vLLM
+                would apply it to the whole output (no tool call possible), so with tools
+                it is sent as one more strict tool and ``tool_choice="required"``: the
+                model calls a tool or answers in the schema, and the answer comes back as
+                its JSON in ``content``. ``tool_choice`` naming the schema means "answer
+                now" (the schema alone is sent); naming a tool forces that tool.
             kwargs: Passed on to ``bind``.
         """
         formatted = [_tools.format_tool(tool, strict=strict) for tool in tools]
@@ -845,7 +901,9 @@ class ChatVLLM(
                 returns the text).
             include_raw: Also return the raw message and any parsing error.
             strict: Passed to the schema conversion (``None`` means strict for tools).
-            tools: Extra tools the model may call instead (``json_schema`` only).
+            tools: Extra tools the model may call instead (``json_schema`` only): the
+                result is ``None`` for a tool call (the call is in ``raw`` with
+                ``include_raw=True``), else the parsed answer.
             kwargs: Passed on to ``bind``.
         """
         runnable = _structured.structured_output(
@@ -888,3 +946,12 @@ def _add_vllm_fields(
     if body.get("prompt_token_ids") is not None:
         metadata["prompt_token_ids"] = body["prompt_token_ids"]
     metadata["model_provider"] = _PROVIDER
+
+
+def _input_messages(input_: LanguageModelInput) -> list[BaseMessage]:
+    """The messages of any chat model input: a prompt value, a string or message-likes."""
+    if isinstance(input_, PromptValue):
+        return input_.to_messages()
+    if isinstance(input_, str):
+        return [HumanMessage(content=input_)]
+    return convert_to_messages(input_)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
 
+from langchain_vllm import _server
 from langchain_vllm._endpoint import VLLMEndpoint, base_url_from_env
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
 
             store = InMemoryVectorStore.from_texts(["Paris is in France."], embeddings)
             store.similarity_search("French capital", k=1)
+
+    Worker processes:
+        Pickles (Ray, Dask, ``multiprocessing``) and deep copies work as for
+        :class:`~langchain_vllm.ChatVLLM`: the copy builds pooled connections of its own in
+        the process that unpickles it. A key from ``VLLM_API_KEY`` is not pickled (the
+        worker reads its own ``VLLM_API_KEY``); one passed as ``api_key=...`` is pickled with
+        the object, since the copy needs it. Your own ``http_client`` cannot be pickled. A
+        discovered model that the server no longer serves (restarted under another name) is
+        discovered again and the request sent once more.
     """
 
     base_url: str = Field(
@@ -118,6 +128,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
     def _vectors(response: CreateEmbeddingResponse) -> list[list[float]]:
         return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
 
+    @_server.resend_if_server_changed
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed ``texts``, in order (``chunk_size`` per request, requests in parallel)."""
         if not texts:
@@ -138,6 +149,7 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Embed one text."""
         return self.embed_documents([text])[0]
 
+    @_server.resend_if_server_changed
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async twin of :meth:`embed_documents` (at most ``max_concurrency`` in flight)."""
         if not texts:

@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import model_validator
 
-from langchain_vllm import _request, _streams
+from langchain_vllm import _request, _server, _streams
 from langchain_vllm._endpoint import VLLMEndpoint
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
@@ -106,6 +106,15 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             result = llm.generate(["The capital of France is"])
             result.llm_output["token_usage"]
             # {'prompt_tokens': 5, 'completion_tokens': 32, 'total_tokens': 37}
+
+    Worker processes:
+        Pickles (Ray, Dask, ``multiprocessing``) and deep copies work as for
+        :class:`~langchain_vllm.ChatVLLM`: the copy builds pooled connections of its own in
+        the process that unpickles it. A key from ``VLLM_API_KEY`` is not pickled (the
+        worker reads its own ``VLLM_API_KEY``); one passed as ``api_key=...`` is pickled with
+        the object, since the copy needs it. Your own ``http_client`` cannot be pickled. A
+        discovered model that the server no longer serves (restarted under another name) is
+        discovered again and the request sent once more.
     """
 
     max_tokens: int | None = None
@@ -262,6 +271,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             },
         )
 
+    @_server.resend_if_server_changed
     def _generate(
         self,
         prompts: list[str],
@@ -284,6 +294,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             response = self.client.completions.create(**payload)
         return self._result(response, prompts)
 
+    @_server.resend_if_server_changed
     async def _agenerate(
         self,
         prompts: list[str],
@@ -315,6 +326,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
             payload["stream_options"] = {"include_usage": True}
         return payload
 
+    @_server.resend_if_server_changed
     def _stream(
         self,
         prompt: str,
@@ -335,6 +347,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                     run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
+    @_server.resend_if_server_changed
     async def _astream(
         self,
         prompt: str,

@@ -76,6 +76,15 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
             reranker.compress_documents(candidates, "What is the capital of France?")
 
         (or as ``base_compressor`` of langchain-classic's ``ContextualCompressionRetriever``).
+
+    Worker processes:
+        Pickles (Ray, Dask, ``multiprocessing``) and deep copies work as for
+        :class:`~langchain_vllm.ChatVLLM`: the copy builds pooled connections of its own in
+        the process that unpickles it. A key from ``VLLM_API_KEY`` is not pickled (the
+        worker reads its own ``VLLM_API_KEY``); one passed as ``api_key=...`` is pickled with
+        the object, since the copy needs it. Your own ``http_client`` cannot be pickled. A
+        discovered model that the server no longer serves (restarted under another name) is
+        discovered again and the request sent once more.
     """
 
     base_url: str = Field(
@@ -127,6 +136,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
 
     # ------------------------------------------------------------------ public
 
+    @_server.resend_if_server_changed
     def rerank(
         self, query: str, documents: Sequence[str | Document], *, top_n: int | None = None
     ) -> list[dict[str, Any]]:
@@ -152,6 +162,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                         raise
         return []  # pragma: no cover - the loop returns or raises
 
+    @_server.resend_if_server_changed
     async def arerank(
         self, query: str, documents: Sequence[str | Document], *, top_n: int | None = None
     ) -> list[dict[str, Any]]:

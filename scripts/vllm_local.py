@@ -109,6 +109,11 @@ Environment:
     VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_REPLICA_PORT,
         VLLM_ROUTER_PORT: the ports (8000, 8001, 8002, 8004, 8010). The router routes to
         the chat and replica servers on their ports.
+    VLLM_CHAT_SERVED_NAME: the chat server's ``--served-model-name`` (default
+        ``SmolLM2-135M-Instruct``; its LoRA adapter's parent follows). With another port it
+        starts a second chat server under another name, e.g. a server "restarted with
+        another model" (tests/integration_tests/test_server_changes.py):
+        ``VLLM_CHAT_PORT=8021 VLLM_CHAT_SERVED_NAME=model-b ... start chat``.
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
         default reserves a large share of RAM).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
@@ -295,6 +300,8 @@ class ServerSpec:
         cpus: The CPUs its compute threads are bound to: ``"all_but_last"`` or ``"last"``
             (of those this process may use; all of them when there is only one).
         workers: For ``vllm-router``: the servers it routes to (empty: a vLLM server).
+        served_name_variable: The environment variable that serves the model under
+            another name (``None``: the name is fixed).
     """
 
     name: str
@@ -309,6 +316,7 @@ class ServerSpec:
     url_variable: str | None = None
     cpus: Literal["all_but_last", "last"] = "last"
     workers: tuple[str, ...] = ()
+    served_name_variable: str | None = None
 
 
 SPECS: tuple[ServerSpec, ...] = (
@@ -324,6 +332,7 @@ SPECS: tuple[ServerSpec, ...] = (
         adapters=(CHAT_LORA_NAME,),
         url_variable="VLLM_BASE_URL",
         cpus="all_but_last",
+        served_name_variable="VLLM_CHAT_SERVED_NAME",
     ),
     ServerSpec(
         "embed",
@@ -400,7 +409,10 @@ class Server:
         Returns:
             The server, serving the spec's model name.
         """
-        return cls(spec, _port_from_env(spec.port_variable, spec.default_port), spec.served_name)
+        served = spec.served_name
+        if spec.served_name_variable is not None:
+            served = os.environ.get(spec.served_name_variable) or served
+        return cls(spec, _port_from_env(spec.port_variable, spec.default_port), served)
 
     @property
     def name(self) -> str:

@@ -2,9 +2,9 @@
 
 The 135M test model cannot decide by itself to call a tool (offered a weather tool and an
 answer schema, it answers at once, making the weather up). Where a test needs the tool to
-run, a middleware forces the first step the way users force a step: ``tool_choice`` naming
-the tool on the first model call, and no tools once the tool's result is in (the agent then
-answers with the response format alone). What the scripted, capable model does with a free
+run, a middleware forces the steps the way users force a step, through ``tool_choice``:
+naming the tool on the first model call, and naming the response format (``"Weather"``:
+answer now) once the tool's result is in. What the scripted, capable model does with a free
 choice is covered by ``tests/unit_tests/test_agents.py``.
 """
 
@@ -71,15 +71,23 @@ def weather_tool(ran: list[str]) -> BaseTool:
     return get_weather
 
 
+def _forced(request: ModelRequest[Any]) -> ModelRequest[Any]:
+    """``get_weather`` on the first model call; the answer (``Weather``) once it has run.
+
+    The tools stay bound: the request carries tools, the response format and a named
+    ``tool_choice`` each time.
+    """
+    ran = any(isinstance(m, ToolMessage) for m in request.messages)
+    choice = "Weather" if ran else "get_weather"
+    return request.override(model_settings={**request.model_settings, "tool_choice": choice})
+
+
 @wrap_model_call
 def weather_first(
     request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
 ) -> ModelResponse[Any]:
-    """Force ``get_weather`` on the first model call; offer no tools once it has run."""
-    if any(isinstance(m, ToolMessage) for m in request.messages):
-        return handler(request.override(tools=[]))
-    settings = {**request.model_settings, "tool_choice": "get_weather"}
-    return handler(request.override(model_settings=settings))
+    """Force the weather tool first, then the answer (see :func:`_forced`)."""
+    return handler(_forced(request))
 
 
 @wrap_model_call
@@ -87,10 +95,20 @@ async def aweather_first(
     request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]
 ) -> ModelResponse[Any]:
     """Async twin of :func:`weather_first`."""
-    if any(isinstance(m, ToolMessage) for m in request.messages):
-        return await handler(request.override(tools=[]))  # type: ignore[no-any-return]
-    settings = {**request.model_settings, "tool_choice": "get_weather"}
-    return await handler(request.override(model_settings=settings))  # type: ignore[no-any-return]
+    return await handler(_forced(request))  # type: ignore[no-any-return]
+
+
+def test_middleware_removing_every_tool_sends_no_tools() -> None:
+    @wrap_model_call
+    def no_tools(
+        request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
+    ) -> ModelResponse[Any]:
+        return handler(request.override(tools=[]))  # vLLM refuses `tools: []`
+
+    agent = create_agent(
+        llm(), tools=[weather_tool([])], response_format=Weather, middleware=[no_tools]
+    )
+    assert isinstance(agent.invoke(QUESTION)["structured_response"], Weather)
 
 
 # ---------------------------------------------------------------- tools + response format
@@ -119,6 +137,21 @@ def test_tools_and_an_answer_schema_with_a_free_choice_give_one_or_the_other() -
     else:
         Weather.model_validate_json(message.text)
         assert message.response_metadata["finish_reason"] == "stop"
+
+
+def test_streamed_free_choice_gives_a_tool_call_or_the_schema() -> None:
+    bound = llm().bind_tools([weather_tool([])], response_format=Weather)
+    full: Any = None
+    for chunk in bound.stream("What is the weather in Paris? Call get_weather or answer."):
+        full = chunk if full is None else full + chunk
+    assert full is not None
+    if full.tool_calls:
+        assert [c["name"] for c in full.tool_calls] == ["get_weather"]
+    else:
+        assert full.tool_call_chunks == []  # the answer tool's call became content
+        Weather.model_validate_json(full.text)
+        assert full.response_metadata["finish_reason"] == "stop"
+    assert full.usage_metadata["output_tokens"] > 0
 
 
 async def test_async_agent_streams_events_with_usage_and_tool_call_chunks() -> None:

@@ -90,6 +90,47 @@ class FakeVLLM:
         self.reasoning_fields = reasoning_fields
         self.requests: list[httpx.Request] = []
         self.fail_with: Exception | None = None
+        self.refuses: set[str] = set()
+
+    def restart_as(self, name: str, *, version: str | None = None) -> None:
+        """Serve the base model as ``name`` from now on (a restart with another
+        ``--served-model-name``); adapters follow it. ``version``: also another version."""
+        old = self.models_body["data"][0]["id"]
+        for card in self.models_body["data"]:
+            if card["id"] == old:
+                card["id"] = name
+            if card.get("parent") == old:
+                card["parent"] = name
+        if version is not None:
+            self.version = version
+
+    def _unknown_model(self, body: dict[str, Any]) -> httpx.Response | None:
+        """vLLM's 404 for a model it does not serve (as recorded), else ``None``."""
+        if body.get("model") in self.served_ids:
+            return None
+        answer = copy.deepcopy(load("model_not_found")["body"])
+        answer["error"]["message"] = (
+            f"The model `{body.get('model')}` does not exist. "
+            f"Valid aliases: {', '.join(self.served_ids)}."
+        )
+        return httpx.Response(404, json=answer)
+
+    def _refused(self, body: dict[str, Any]) -> httpx.Response | None:
+        """A 400 for the fields in ``refuses``, as a server whose request models forbid
+        unknown fields answers (vLLM's validation error text)."""
+        refused = sorted(self.refuses.intersection(body))
+        if not refused:
+            return None
+        errors = [
+            {
+                "type": "extra_forbidden",
+                "loc": ("body", name),
+                "msg": "Extra inputs are not permitted",
+            }
+            for name in refused
+        ]
+        error = {"message": str(errors), "type": "BadRequestError", "param": None, "code": 400}
+        return httpx.Response(400, json={"error": error})
 
     @property
     def served_ids(self) -> list[str]:
@@ -112,6 +153,9 @@ class FakeVLLM:
             if path == "/health" and self.health is not None:
                 return httpx.Response(200, text=self.health)
             return _NOT_FOUND()
+        return self._post(path, request)
+
+    def _post(self, path: str, request: httpx.Request) -> httpx.Response:
         route: Callable[[dict[str, Any]], httpx.Response] | None = {
             "/tokenize": self._tokenize,
             "/v1/chat/completions": self._chat,
@@ -120,7 +164,16 @@ class FakeVLLM:
             "/rerank": lambda _: self._fixture("rerank"),
             "/score": lambda _: self._fixture("score"),
         }.get(path)
-        return route(json.loads(request.content)) if route else _NOT_FOUND()
+        if route is None:
+            return _NOT_FOUND()
+        body = json.loads(request.content)
+        if (
+            refusal := self._unknown_model(body)
+            if path == "/tokenize"
+            else (self._refused(body) or self._unknown_model(body))
+        ):
+            return refusal
+        return route(body)
 
     def _tokenize(self, body: dict[str, Any]) -> httpx.Response:
         if "prompt" in body:
@@ -129,8 +182,6 @@ class FakeVLLM:
 
     def _completions(self, body: dict[str, Any]) -> httpx.Response:
         """The recorded completion for each prompt of a prompt list (choice i: prompt i)."""
-        if body.get("model") not in self.served_ids:
-            return self._fixture("model_not_found")
         if body.get("stream"):
             return self._fixture("completion_stream")
         answer = copy.deepcopy(load("completion")["body"])
@@ -156,8 +207,6 @@ class FakeVLLM:
         return httpx.Response(200, json=answer)
 
     def _chat(self, body: dict[str, Any]) -> httpx.Response:
-        if body.get("model") not in self.served_ids:
-            return self._fixture("model_not_found")
         if sum(len(str(m.get("content"))) for m in body["messages"]) > 20000:
             return self._fixture("context_overflow")
         if body.get("max_completion_tokens", 0) > self.models_body["data"][0]["max_model_len"]:

@@ -157,6 +157,18 @@ def test_named_tool_choice_forces_the_tool_without_the_schema(server: ScriptedVL
     assert [t["function"]["name"] for t in body["tools"]] == ["get_weather"]
 
 
+def test_tool_choice_naming_the_schema_answers_now(server: ScriptedVLLM) -> None:
+    llm = make(server).bind_tools(
+        [weather_tool([])], response_format=Weather, tool_choice="Weather"
+    )
+    message = llm.invoke("Weather?")
+    assert json.loads(message.text) == MADE_UP
+    body = server.chat_bodies()[-1]
+    assert body["response_format"]["json_schema"]["name"] == "Weather"
+    assert "tools" not in body
+    assert "tool_choice" not in body
+
+
 def test_tool_choice_none_keeps_the_schema_alone(server: ScriptedVLLM) -> None:
     llm = make(server).bind_tools([weather_tool([])], response_format=Weather, tool_choice="none")
     message = llm.invoke("Weather?")

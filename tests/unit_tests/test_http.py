@@ -8,6 +8,7 @@ generating: sending the request again could run a long generation twice.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -19,7 +20,13 @@ from langchain_core.exceptions import (
 )
 
 from langchain_vllm import ChatVLLM
-from langchain_vllm._http import AsyncRetryPolicyTransport, RetryPolicyTransport, httpx
+from langchain_vllm._http import (
+    AsyncRetryPolicyTransport,
+    LoopBoundAsyncTransport,
+    ProcessBoundTransport,
+    RetryPolicyTransport,
+    httpx,
+)
 from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
 
 
@@ -112,3 +119,52 @@ def test_server_errors_are_langchain_api_errors() -> None:
     llm, _ = chat_with([500])
     with pytest.raises(ModelAPIError):
         asyncio.run(llm.ainvoke("hi"))
+
+
+class Pool(httpx.BaseTransport):
+    """A stand-in connection pool that says which one answered and whether it was closed."""
+
+    made: list[Pool] = []  # noqa: RUF012 - a log shared by the test's pools
+
+    def __init__(self) -> None:
+        self.number = len(Pool.made)
+        self.closed = False
+        Pool.made.append(self)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        del request
+        return httpx.Response(200, text=str(self.number))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_forked_process_gets_a_sync_pool_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    Pool.made = []
+    transport = ProcessBoundTransport(Pool)
+    client = httpx.Client(transport=transport)
+    assert client.get("http://vllm.test/").text == "0"
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # now in a forked child
+    assert client.get("http://vllm.test/").text == "1"
+    assert client.get("http://vllm.test/").text == "1"
+    transport.close()
+    assert [pool.closed for pool in Pool.made] == [False, True]  # the parent's is left alone
+
+
+async def test_a_forked_process_gets_an_async_pool_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[int] = []
+
+    def factory() -> httpx.AsyncBaseTransport:
+        number = len(made)
+        made.append(number)
+        return httpx.MockTransport(lambda _request: httpx.Response(200, text=str(number)))
+
+    client = httpx.AsyncClient(transport=LoopBoundAsyncTransport(factory))
+    assert (await client.get("http://vllm.test/")).text == "0"
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # a child forked inside this loop
+    assert (await client.get("http://vllm.test/")).text == "1"
+    assert (await client.get("http://vllm.test/")).text == "1"

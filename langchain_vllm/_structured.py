@@ -329,14 +329,15 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
     include_raw: bool,
     strict: bool | None,
     tools: list[Any] | None,
+    fallback: Callable[..., Runnable[Any, Any]],
     **kwargs: Any,
-) -> Runnable[Any, Any] | None:
-    """ChatVLLM's ``with_structured_output``, or ``None`` where ChatOpenAI's does the job.
+) -> Runnable[Any, Any]:
+    """ChatVLLM's ``with_structured_output``; ``fallback`` (ChatOpenAI's) where it does the job.
 
     ``choice``/``regex``/``grammar`` bind a ``structured_outputs`` constraint; ``json_schema``
     with a schema binds a JSON-schema ``response_format`` whatever the model's name
     (ChatOpenAI silently switches to function calling for names starting with
-    ``gpt-3``/``gpt-4-``; vLLM serves any model under any name). ``None`` for
+    ``gpt-3``/``gpt-4-``; vLLM serves any model under any name). ``fallback`` for
     ``function_calling``, ``json_mode``, no schema, or a pydantic v1 class (which goes to
     function calling as in ChatOpenAI).
     """
@@ -354,7 +355,9 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
         or schema is None
         or (is_v2_model and not issubclass(schema, _PydanticModel))
     ):
-        return None
+        return fallback(
+            schema, method=method, include_raw=include_raw, strict=strict, tools=tools, **kwargs
+        )
     response_format, parser = json_schema_format(schema, strict=strict)
     bind_kwargs: dict[str, Any] = {
         "response_format": response_format,

@@ -129,6 +129,26 @@ def question(roles: list[str], policy: str, base_url: str, model: str | None) ->
     return model if known(base_url, model) is None else None
 
 
+def learn(
+    client: Callable[[], openai.OpenAI],
+    base_url: str,
+    roles: list[str],
+    policy: str,
+    model: str | None,
+) -> None:
+    """Ask (once, through ``client()``) whether the template takes these system messages."""
+    if (asked := question(roles, policy, base_url, model)) is not None:
+        accepts(client(), base_url, asked)
+
+
+async def alearn(
+    client: openai.AsyncOpenAI, base_url: str, roles: list[str], policy: str, model: str | None
+) -> None:
+    """Async twin of :func:`learn`."""
+    if (asked := question(roles, policy, base_url, model)) is not None:
+        await aaccepts(client, base_url, asked)
+
+
 def _remember(base_url: str, model: str, *, accepts: bool) -> bool:
     with _lock:
         _accepts[(base_url, model)] = accepts

@@ -564,12 +564,6 @@ class ChatVLLM(
         """Answer one group of server-decided profile keys (see ``_profile``)."""
         model, base_url = self._discover_model(), self._base_url()
 
-        def probe(group: str) -> str:
-            from langchain_vllm.doctor import _Prober  # noqa: PLC0415 - the doctor's probes
-
-            prober = _Prober(self.root_client, model, self._wire_format(), timeout=30.0)
-            return (prober.probe_tools() if group == "tools" else prober.probe_reasoning()).status
-
         return _profile.answer(
             group,
             base_url=base_url,
@@ -577,7 +571,9 @@ class ChatVLLM(
             system_messages=self.system_messages,
             template_accepts=lambda: _system_messages.accepts(self.root_client, base_url, model),
             context_window=lambda: _server.context_window(self._served_models(), model),
-            probe=probe,
+            probe=lambda group: _doctor().probe_status(
+                self._sync_sdk_client(), model, self._wire_format(), group
+            ),
         )
 
     @property
@@ -690,7 +686,13 @@ class ChatVLLM(
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        vllm_fields, history = self._vllm_request_fields(kwargs)
+        typed = {name: getattr(self, name) for name in _request.TYPED_CHAT_FIELDS}
+        vllm_fields, history = _request.chat_fields(  # the typed fields, then the call's
+            {**self._vllm_fields(), **{k: v for k, v in typed.items() if v is not None}},
+            kwargs,
+            enable_thinking=self.enable_thinking,
+            reasoning_history=self.reasoning_history,
+        )
         messages = [_content.vllm_content(m) for m in _input_messages(input_)]
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
@@ -714,31 +716,19 @@ class ChatVLLM(
             payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
         )
 
-    def _vllm_request_fields(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """The vLLM body fields and reasoning-history policy of a call (see ``_request``)."""
-        typed = {name: getattr(self, name) for name in _request.TYPED_CHAT_FIELDS}
-        return _request.chat_fields(
-            {**self._vllm_fields(), **{k: v for k, v in typed.items() if v is not None}},
-            kwargs,
-            enable_thinking=self.enable_thinking,
-            reasoning_history=self.reasoning_history,
-        )
-
-    def _template_question(self, messages: list[BaseMessage]) -> str | None:
-        """The model to ask about its chat template, if this request depends on the answer."""
-        return _system_messages.question(
-            [m.type for m in messages], self.system_messages, self._base_url(), self.model_id
-        )
-
     def _learn_template(self, messages: list[BaseMessage]) -> None:
         """Ask (once) whether the template takes this conversation's system messages."""
-        if (model := self._template_question(messages)) is not None:
-            _system_messages.accepts(self._sync_sdk_client(), self._base_url(), model)
+        roles, policy = [m.type for m in messages], self.system_messages
+        _system_messages.learn(
+            self._sync_sdk_client, self._base_url(), roles, policy, self.model_id
+        )
 
     async def _alearn_template(self, messages: list[BaseMessage]) -> None:
         """Async twin of :meth:`_learn_template`."""
-        if (model := self._template_question(messages)) is not None:
-            await _system_messages.aaccepts(self.root_async_client, self._base_url(), model)
+        roles, policy = [m.type for m in messages], self.system_messages
+        await _system_messages.alearn(
+            self.root_async_client, self._base_url(), roles, policy, self.model_id
+        )
 
     # The hooks below add explained errors and the chat-template question around
     # PlainChatCompletions' (which reads Chat Completions as plain dicts, or defers to
@@ -906,23 +896,14 @@ class ChatVLLM(
                 ``include_raw=True``), else the parsed answer.
             kwargs: Passed on to ``bind``.
         """
-        runnable = _structured.structured_output(
+        return _structured.structured_output(
             self,
             schema,
             method=method,
             include_raw=include_raw,
             strict=strict,
             tools=tools,
-            **kwargs,
-        )
-        if runnable is not None:
-            return runnable
-        return super().with_structured_output(
-            schema,
-            method=cast("Literal['function_calling', 'json_mode', 'json_schema']", method),
-            include_raw=include_raw,
-            strict=strict,
-            tools=tools,
+            fallback=super().with_structured_output,
             **kwargs,
         )
 
@@ -955,3 +936,10 @@ def _input_messages(input_: LanguageModelInput) -> list[BaseMessage]:
     if isinstance(input_, str):
         return [HumanMessage(content=input_)]
     return convert_to_messages(input_)
+
+
+def _doctor() -> Any:
+    """The doctor module, whose probes answer ``profile`` (imported when first needed)."""
+    from langchain_vllm import doctor  # noqa: PLC0415 - the doctor imports much; lazily
+
+    return doctor

@@ -456,6 +456,12 @@ class _Prober:
         return Capability("ok", "POST /rerank answered" + (how if embeddings else ""))
 
 
+def probe_status(client: openai.OpenAI, model: str, wire: _versions.WireFormat, group: str) -> str:
+    """The status of the doctor's ``"tools"`` or ``"reasoning"`` probe (``ChatVLLM.profile``)."""
+    prober = _Prober(client, model, wire, timeout=30.0)
+    return (prober.probe_tools() if group == "tools" else prober.probe_reasoning()).status
+
+
 def _unreachable_problem(error: Exception, base_url: str) -> str:
     check = (
         f"Check that it is running (`vllm serve <model>`) and that --base-url / VLLM_BASE_URL "

@@ -136,21 +136,21 @@ class VLLMServer(_server.Relearning):
 
     # ------------------------------------------------------------------ discovery
 
-    def _learned(self, models: tuple[_server.ServedModel, ...]) -> None:
-        """Discover the model from ``models`` unless one is known."""
+    def _pick_model_from(self, models: tuple[_server.ServedModel, ...]) -> None:
+        """Pick the model from ``models`` (the only base model) unless one is known."""
         if self.model_id is None:
             self._discovered_model = _server.default_model(models, self._base_url())
 
     def _pick_model(self) -> str:
         """``model``, or the server's only base model (``/v1/models``, asked once per URL)."""
         if self.model_id is None:
-            self._learned(self._served_models())
+            self._pick_model_from(self._served_models())
         return str(self.model_id)
 
     async def _apick_model(self) -> str:
         """Async twin of :meth:`_pick_model`."""
         if self.model_id is None:
-            self._learned(await self._aserved_models())
+            self._pick_model_from(await self._aserved_models())
         return str(self.model_id)
 
     def _discover_model(self) -> str:

@@ -118,9 +118,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import openai
 from pydantic import SecretStr
 
-from langchain_vllm import _flags, _http, _server, _versions
+from langchain_vllm import _flags, _http, _server, _versions, errors
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
-from langchain_vllm.errors import VLLMConnectionError
 
 if TYPE_CHECKING:
     from langchain_vllm._http import httpx
@@ -263,12 +262,6 @@ def _error_text(error: openai.APIStatusError) -> str:
     return error.message
 
 
-def _route_missing(error: openai.APIStatusError) -> bool:
-    """Whether a 404 is FastAPI's "no such route" (vLLM did not mount the endpoint)."""
-    body = error.body if isinstance(error.body, dict) else {}
-    return error.status_code == 404 and body.get("detail") == "Not Found"  # noqa: PLR2004
-
-
 def _no_answer(error: openai.APIConnectionError, timeout: float) -> Capability:
     if isinstance(error, openai.APITimeoutError):
         return Capability(
@@ -313,7 +306,7 @@ class _Prober:
         try:
             answer = self.chat(1)
         except openai.APIStatusError as error:
-            if _route_missing(error):
+            if errors.route_missing(error):
                 return Capability(
                     "n/a",
                     "no /v1/chat/completions route: the server runs a pooling (embedding or "
@@ -414,7 +407,7 @@ class _Prober:
                 "/embeddings", body={"model": self.model, "input": "ping"}, cast_to=object
             )
         except openai.APIStatusError as error:
-            if _route_missing(error):
+            if errors.route_missing(error):
                 return Capability(
                     "missing",
                     "no /v1/embeddings route: the server runs a generative model; serve an "
@@ -438,7 +431,7 @@ class _Prober:
                 f"{_server.root_url(self.client)}/rerank", body=body, cast_to=object
             )
         except openai.APIStatusError as error:
-            if _route_missing(error):
+            if errors.route_missing(error):
                 return Capability(
                     "missing",
                     "no /rerank route: the server runs a generative model; serve a reranker "
@@ -480,10 +473,10 @@ def _unreachable_problem(error: Exception, base_url: str) -> str:
                 f"{base_url}/v1 (or set VLLM_BASE_URL to it)."
             )
         return f"{answered}. {check}"
-    if isinstance(error, VLLMConnectionError):  # names the URL and what to check
+    if isinstance(error, errors.VLLMConnectionError):  # names the URL and what to check
         return error.message
     if isinstance(error, openai.APIConnectionError):
-        return _server.connection_error(base_url, error).message
+        return errors.connection_error(base_url, error).message
     return f"{error} {check}"
 
 

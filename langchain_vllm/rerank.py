@@ -8,7 +8,7 @@ import openai
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field, model_validator
 
-from langchain_vllm import _server
+from langchain_vllm import _server, errors
 from langchain_vllm._endpoint import VLLMEndpoint, base_url_from_env
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                         parse(self.client.post(root + path, body=body, cast_to=object)), top_n
                     )
                 except openai.NotFoundError as error:
-                    if not _route_missing(error) or path == attempts[-1][0]:
+                    if errors.about_model(error) or path == attempts[-1][0]:
                         raise
         return []  # pragma: no cover - the loop returns or raises
 
@@ -179,7 +179,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                     answer = await self.async_client.post(root + path, body=body, cast_to=object)
                     return self._select(parse(answer), top_n)
                 except openai.NotFoundError as error:
-                    if not _route_missing(error) or path == attempts[-1][0]:
+                    if errors.about_model(error) or path == attempts[-1][0]:
                         raise
         return []  # pragma: no cover - the loop returns or raises
 
@@ -216,11 +216,6 @@ def _from_rerank(answer: Any) -> list[tuple[int, float]]:
 
 def _from_score(answer: Any) -> list[tuple[int, float]]:
     return [(int(d["index"]), float(d["score"])) for d in answer["data"]]
-
-
-def _route_missing(error: openai.NotFoundError) -> bool:
-    """A 404 for the path itself (``{"detail": "Not Found"}``), not for the model."""
-    return "model" not in error.message.lower()
 
 
 def _texts(documents: Sequence[str | Document]) -> list[str]:

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from langchain_vllm import ChatVLLM, VLLMCompletions, VLLMEmbeddings, VLLMRerank
-from tests.doc_pages import NEEDS, blocks, docstring_examples, masked, pages, run_blocks, run_page
+from tests.doc_pages import (
+    NEEDS,
+    blocks,
+    docstring_examples,
+    masked,
+    pages,
+    run_blocks,
+    run_page,
+    same_output,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,7 +32,8 @@ def test_page_runs_and_prints_what_it_shows(
     printed = run_page(page)
     assert len(printed) == len(shown)
     for number, (block, output) in enumerate(zip(shown, printed, strict=True), start=1):
-        assert masked(block.shown or "") == masked(output), f"{page.name} block {number}"
+        if not same_output(block.shown or "", output):
+            assert masked(block.shown or "") == masked(output), f"{page.name} block {number}"
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,7 @@ def open_descriptors() -> int:
     return len(list(Path("/proc/self/fd").iterdir()))
 
 
+@pytest.mark.timeout(1500)  # 1,000 distinct choice grammars: minutes of xgrammar on 2 CPUs
 async def test_a_thousand_concurrent_requests() -> None:
     """Every answer belongs to its own request: each is constrained to its own id."""
     model = ChatVLLM(base_url=chat_base_url(), model=chat_model(), max_tokens=8, temperature=0)

@@ -28,10 +28,10 @@ from langchain_vllm import _profile, _system_messages, _versions
 from langchain_vllm.errors import (
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
-    about_model,
     describe,
     explain_error,
     lora_error,
+    missing,
 )
 
 if TYPE_CHECKING:
@@ -528,7 +528,11 @@ def explained_errors(client: openai.OpenAI | None, base_url: str) -> Iterator[No
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
         served: tuple[ServedModel, ...] = ()
-        if isinstance(error, openai.NotFoundError) and client is not None and about_model(error):
+        if (
+            isinstance(error, openai.NotFoundError)
+            and client is not None
+            and missing(error) == "model"
+        ):
             served = served_models(client, refresh=True)
         explained = explain_error(error, base_url, served)
         if explained is error:
@@ -543,7 +547,7 @@ async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncI
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
         served: tuple[ServedModel, ...] = ()
-        if isinstance(error, openai.NotFoundError) and about_model(error):
+        if isinstance(error, openai.NotFoundError) and missing(error) == "model":
             served = await aserved_models(client, refresh=True)
         explained = explain_error(error, base_url, served)
         if explained is error:

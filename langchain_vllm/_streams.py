@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_vllm._http import httpx
-from langchain_vllm.errors import VLLMDeadlineError, VLLMStreamInterruptedError
+from langchain_vllm.errors import MALFORMED_EVENT, stream_broke_off
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -45,10 +45,6 @@ class EmptyStreamError(ValueError):
     def __init__(self) -> None:
         """An error for a stream that ended before its first chunk."""
         super().__init__("the stream ended before its first chunk")
-
-
-MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-"""What reading a malformed event raises (bad JSON, or JSON not shaped like a chunk)."""
 
 
 class SyncDeadline:
@@ -104,56 +100,6 @@ def received_message(chunks: Sequence[Generation]) -> Any:
     return merged_text
 
 
-def _event_kind(request: httpx.Request) -> str:
-    """What a well-formed event of the request's stream is."""
-    chat = request.url.path.rstrip("/").endswith("/chat/completions")
-    return "chat completion chunk" if chat else "completion chunk"
-
-
-def ended_early(
-    error: BaseException,
-    chunks: Sequence[Generation],
-    request: httpx.Request,
-    *,
-    deadline: float | None,
-    expired: bool,
-) -> Exception:
-    """The error to raise for a stream that ended before its last chunk.
-
-    Args:
-        error: What ended the stream.
-        chunks: The chunks received before.
-        request: The streaming request.
-        deadline: The ``stream_deadline`` in seconds.
-        expired: Whether the deadline passed (then a ``VLLMDeadlineError``).
-
-    Returns:
-        A ``VLLMDeadlineError`` or ``VLLMStreamInterruptedError`` whose ``partial`` holds
-        the chunks received, merged.
-    """
-    partial = received_message(chunks)
-    kept = f"{len(chunks)} chunks received before are in error.partial"
-    if expired:
-        failure: VLLMDeadlineError | VLLMStreamInterruptedError = VLLMDeadlineError(request=request)
-        text = (
-            f"The streamed answer passed its stream_deadline of {deadline} s; the stream was "
-            f"closed (vLLM aborts the generation). {kept}."
-        )
-        failure.message, failure.args = text, (text,)
-    else:
-        why = (
-            f"it sent an event that is not a {_event_kind(request)}"
-            if isinstance(error, MALFORMED)
-            else "the server stopped, failed, or the connection dropped"
-        )
-        failure = VLLMStreamInterruptedError(
-            message=f"The stream from the vLLM server broke off ({error!r}): {why}. {kept}.",
-            request=request,
-        )
-    failure.partial = partial
-    return failure
-
-
 def _check_ended(received: Sequence[Generation], *, expired: bool) -> None:
     """Raise for a stream that ended at its deadline or before its first chunk."""
     if expired:
@@ -201,13 +147,13 @@ def read_stream(
                     yield chunk
         # a socket shut down at the deadline can read as a clean end (no chunked encoding)
         _check_ended(received, expired=timer.expired)
-    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED) as error:
-        raise ended_early(
+    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED_EVENT) as error:
+        raise stream_broke_off(
             error,
-            received,
+            received_message(received),
+            len(received),
             response.request,
-            deadline=deadline,
-            expired=timer.expired,
+            deadline_passed=deadline if timer.expired else None,
         ) from error
 
 
@@ -254,13 +200,13 @@ async def aread_stream(
                     received.append(chunk)
                     yield chunk
         _check_ended(received, expired=False)
-    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED) as error:
-        raise ended_early(
+    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED_EVENT) as error:
+        raise stream_broke_off(
             error,
-            received,
+            received_message(received),
+            len(received),
             response.request,
-            deadline=deadline,
-            expired=isinstance(error, TimeoutError),
+            deadline_passed=deadline if isinstance(error, TimeoutError) else None,
         ) from error
 
 

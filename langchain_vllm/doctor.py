@@ -250,18 +250,6 @@ class Report:
 # ------------------------------------------------------------------ probing
 
 
-def _error_text(error: openai.APIStatusError) -> str:
-    """The server's own message (vLLM's ``{"error": {"message": ...}}``), else the SDK's."""
-    body = error.body
-    if isinstance(body, str) and body:  # e.g. vLLM's 401 {"error": "Unauthorized"}
-        return body
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("detail") or body.get("error")
-        if isinstance(message, str) and message:
-            return message
-    return error.message
-
-
 def _no_answer(error: openai.APIConnectionError, timeout: float) -> Capability:
     if isinstance(error, openai.APITimeoutError):
         return Capability(
@@ -272,7 +260,9 @@ def _no_answer(error: openai.APIConnectionError, timeout: float) -> Capability:
 
 
 def _failed(error: openai.APIStatusError, what: str) -> Capability:
-    return Capability("unknown", f"{what} answered {error.status_code}: {_error_text(error)}")
+    return Capability(
+        "unknown", f"{what} answered {error.status_code}: {errors.server_text(error)}"
+    )
 
 
 def _message(answer: object) -> dict[str, Any]:
@@ -306,13 +296,13 @@ class _Prober:
         try:
             answer = self.chat(1)
         except openai.APIStatusError as error:
-            if errors.route_missing(error):
+            if errors.missing(error) == "route":
                 return Capability(
                     "n/a",
                     "no /v1/chat/completions route: the server runs a pooling (embedding or "
                     "reranking) model; chat needs a server with a generative model",
                 )
-            text = _error_text(error)
+            text = errors.server_text(error)
             if "chat template" in text:
                 return Capability("missing", text, _flags.CHAT_TEMPLATE_SETUP)
             return _failed(error, "POST /v1/chat/completions")
@@ -326,7 +316,7 @@ class _Prober:
         try:
             self.chat(1, prompt="What time is it?", tools=[_PING_TOOL], tool_choice="auto")
         except openai.APIStatusError as error:
-            text = _error_text(error)
+            text = errors.server_text(error)
             if any(flag in text for flag in _flags.TOOL_FLAGS):
                 return Capability("missing", text, _flags.TOOL_SETUP)
             return _failed(error, 'a chat request with tool_choice="auto"')
@@ -338,7 +328,7 @@ class _Prober:
         try:
             answer = self.chat(1, thinking_token_budget=1)
         except openai.APIStatusError as error:
-            text = _error_text(error)
+            text = errors.server_text(error)
             if _flags.REASONING_PARSER in text:
                 return Capability("missing", text, _flags.REASONING_SETUP)
             return _failed(error, "a chat request with thinking_token_budget")
@@ -378,7 +368,7 @@ class _Prober:
                 else _flags.STRUCTURED_SETUP
             )
             if error.status_code == 400:  # noqa: PLR2004
-                return Capability("missing", _error_text(error), flag)
+                return Capability("missing", errors.server_text(error), flag)
             return _failed(error, f"a chat request with {field_name}")
         except openai.APIConnectionError as error:
             return _no_answer(error, self.timeout)
@@ -407,7 +397,7 @@ class _Prober:
                 "/embeddings", body={"model": self.model, "input": "ping"}, cast_to=object
             )
         except openai.APIStatusError as error:
-            if errors.route_missing(error):
+            if errors.missing(error) == "route":
                 return Capability(
                     "missing",
                     "no /v1/embeddings route: the server runs a generative model; serve an "
@@ -431,7 +421,7 @@ class _Prober:
                 f"{_server.root_url(self.client)}/rerank", body=body, cast_to=object
             )
         except openai.APIStatusError as error:
-            if errors.route_missing(error):
+            if errors.missing(error) == "route":
                 return Capability(
                     "missing",
                     "no /rerank route: the server runs a generative model; serve a reranker "
@@ -453,31 +443,6 @@ def probe_status(client: openai.OpenAI, model: str, wire: _versions.WireFormat, 
     """The status of the doctor's ``"tools"`` or ``"reasoning"`` probe (``ChatVLLM.profile``)."""
     prober = _Prober(client, model, wire, timeout=30.0)
     return (prober.probe_tools() if group == "tools" else prober.probe_reasoning()).status
-
-
-def _unreachable_problem(error: Exception, base_url: str) -> str:
-    check = (
-        f"Check that it is running (`vllm serve <model>`) and that --base-url / VLLM_BASE_URL "
-        f"points at it, including the /v1 suffix (tried {base_url})."
-    )
-    if isinstance(error, openai.AuthenticationError):
-        return (
-            f"The vLLM server at {base_url} rejected the API key ({_error_text(error)}): it "
-            "was started with --api-key; pass the same key with --api-key or VLLM_API_KEY."
-        )
-    if isinstance(error, openai.APIStatusError):
-        answered = f"GET {base_url}/models answered {error.status_code} ({_error_text(error)})"
-        if error.status_code == 404 and not base_url.endswith("/v1"):  # noqa: PLR2004
-            return (
-                f"{answered}: the base URL must include the /v1 suffix; try --base-url "
-                f"{base_url}/v1 (or set VLLM_BASE_URL to it)."
-            )
-        return f"{answered}. {check}"
-    if isinstance(error, errors.VLLMConnectionError):  # names the URL and what to check
-        return error.message
-    if isinstance(error, openai.APIConnectionError):
-        return errors.connection_error(base_url, error).message
-    return f"{error} {check}"
 
 
 def _scrubbed(report: Report, secret: str) -> Report:
@@ -542,7 +507,7 @@ def _diagnose(client: openai.OpenAI, base_url: str, timeout: float) -> Report:
     try:
         models = _server.served_models(client, refresh=True)
     except (openai.APIStatusError, openai.APIConnectionError) as error:
-        problem = _unreachable_problem(error, base_url)
+        problem = errors.unreachable_problem(error, base_url)
         return Report(base_url=base_url, reachable=False, problem=problem, healthy=healthy)
     try:
         version = _server.server_version(client, refresh=True)

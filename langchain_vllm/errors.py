@@ -9,7 +9,7 @@ say what happened and what to do next.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 from langchain_core.exceptions import (
@@ -132,14 +132,20 @@ def describe(models: Iterable[ServedModel]) -> str:
     return "; ".join(parts)
 
 
-def route_missing(error: openai.APIStatusError) -> bool:
-    """Whether a 404 is FastAPI's "no such route" (vLLM did not mount the endpoint).
+def missing(error: openai.APIStatusError) -> Literal["route", "model"] | None:
+    """What a 404 says is missing: ``"route"``, ``"model"``, or ``None`` (not a 404 of either).
 
-    The doctor, the LoRA calls and :func:`about_model`'s callers ask this of a 404; a
-    missing model is :func:`about_model`.
+    The one reading of vLLM's 404s. FastAPI's own ``{"detail": "Not Found"}`` means the server
+    did not mount the endpoint (no such route: the doctor, the LoRA calls and VLLMRerank's
+    fallback paths ask this); vLLM's "The model ... does not exist" means the model is not
+    served (the request's ``model`` is rediscovered or listed in the error).
     """
+    if error.status_code != 404:  # noqa: PLR2004
+        return None
     body = error.body if isinstance(error.body, dict) else {}
-    return error.status_code == 404 and body.get("detail") == "Not Found"  # noqa: PLR2004
+    if body.get("detail") == "Not Found":
+        return "route"
+    return "model" if "model" in error.message.lower() else None
 
 
 _LORA_HINT = f"Runtime LoRA updates need a server started with {_flags.LORA_RUNTIME_SETUP}."
@@ -147,7 +153,7 @@ _LORA_HINT = f"Runtime LoRA updates need a server started with {_flags.LORA_RUNT
 
 def lora_error(error: openai.APIStatusError, action: str) -> Exception:
     """A refused runtime LoRA update: a missing route says how to allow them."""
-    if route_missing(error):
+    if missing(error) == "route":
         return RuntimeError(f"The server has no /v1/{action} endpoint. {_LORA_HINT}")
     return error
 
@@ -252,7 +258,7 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
     - Connection failure (not a timeout) → :class:`VLLMConnectionError` naming ``base_url``.
     """
     served = tuple(served)
-    if isinstance(error, openai.NotFoundError) and served and about_model(error):
+    if isinstance(error, openai.NotFoundError) and served and missing(error) == "model":
         failure = VLLMModelNotFoundError(
             message=(
                 f"{error.message} The vLLM server at {base_url} serves {describe(served)}. "
@@ -304,6 +310,93 @@ def _in_taxonomy(error: Exception, base_url: str) -> Exception:
     return error
 
 
-def about_model(error: openai.NotFoundError) -> bool:
-    """Whether a 404 is vLLM's "the model does not exist" (not a missing route)."""
-    return "model" in error.message.lower()
+# ------------------------------------------------------------------ streams that end early
+
+MALFORMED_EVENT = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+"""What reading a malformed stream event raises (bad JSON, or JSON not shaped like a chunk)."""
+
+
+def stream_broke_off(
+    error: BaseException,
+    partial: Any,
+    received: int,
+    request: httpx.Request,
+    *,
+    deadline_passed: float | None,
+) -> VLLMDeadlineError | VLLMStreamInterruptedError:
+    """The error for a stream that ended before its last chunk (``_streams`` raises it).
+
+    Args:
+        error: What ended the stream.
+        partial: The chunks received before, merged (``None`` when none arrived).
+        received: How many chunks arrived.
+        request: The streaming request.
+        deadline_passed: The ``stream_deadline`` (seconds) when it passed, which gives a
+            ``VLLMDeadlineError``; ``None`` when something else ended the stream.
+
+    Returns:
+        A ``VLLMDeadlineError`` or ``VLLMStreamInterruptedError`` carrying ``partial``.
+    """
+    kept = f"{received} chunks received before are in error.partial"
+    if deadline_passed is not None:
+        failure: VLLMDeadlineError | VLLMStreamInterruptedError = VLLMDeadlineError(request=request)
+        text = (
+            f"The streamed answer passed its stream_deadline of {deadline_passed} s; the "
+            f"stream was closed (vLLM aborts the generation). {kept}."
+        )
+        failure.message, failure.args = text, (text,)
+    else:
+        chat = request.url.path.rstrip("/").endswith("/chat/completions")
+        kind = "chat completion chunk" if chat else "completion chunk"
+        why = (
+            f"it sent an event that is not a {kind}"
+            if isinstance(error, MALFORMED_EVENT)
+            else "the server stopped, failed, or the connection dropped"
+        )
+        failure = VLLMStreamInterruptedError(
+            message=f"The stream from the vLLM server broke off ({error!r}): {why}. {kept}.",
+            request=request,
+        )
+    failure.partial = partial
+    return failure
+
+
+# ------------------------------------------------------------------ the doctor's problems
+
+
+def server_text(error: openai.APIStatusError) -> str:
+    """The server's own message (vLLM's ``{"error": {"message": ...}}``), else the SDK's."""
+    body = error.body
+    if isinstance(body, str) and body:  # e.g. vLLM's 401 {"error": "Unauthorized"}
+        return body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("detail") or body.get("error")
+        if isinstance(message, str) and message:
+            return message
+    return error.message
+
+
+def unreachable_problem(error: Exception, base_url: str) -> str:
+    """What the doctor reports when ``GET /models`` fails, and what to do about it."""
+    check = (
+        f"Check that it is running (`vllm serve <model>`) and that --base-url / VLLM_BASE_URL "
+        f"points at it, including the /v1 suffix (tried {base_url})."
+    )
+    if isinstance(error, openai.AuthenticationError):
+        return (
+            f"The vLLM server at {base_url} rejected the API key ({server_text(error)}): it "
+            "was started with --api-key; pass the same key with --api-key or VLLM_API_KEY."
+        )
+    if isinstance(error, openai.APIStatusError):
+        answered = f"GET {base_url}/models answered {error.status_code} ({server_text(error)})"
+        if error.status_code == 404 and not base_url.endswith("/v1"):  # noqa: PLR2004
+            return (
+                f"{answered}: the base URL must include the /v1 suffix; try --base-url "
+                f"{base_url}/v1 (or set VLLM_BASE_URL to it)."
+            )
+        return f"{answered}. {check}"
+    if isinstance(error, VLLMConnectionError):  # names the URL and what to check
+        return error.message
+    if isinstance(error, openai.APIConnectionError):
+        return connection_error(base_url, error).message
+    return f"{error} {check}"

@@ -158,7 +158,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                         parse(self.client.post(root + path, body=body, cast_to=object)), top_n
                     )
                 except openai.NotFoundError as error:
-                    if errors.about_model(error) or path == attempts[-1][0]:
+                    if errors.missing(error) == "model" or path == attempts[-1][0]:
                         raise
         return []  # pragma: no cover - the loop returns or raises
 
@@ -179,7 +179,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
                     answer = await self.async_client.post(root + path, body=body, cast_to=object)
                     return self._select(parse(answer), top_n)
                 except openai.NotFoundError as error:
-                    if errors.about_model(error) or path == attempts[-1][0]:
+                    if errors.missing(error) == "model" or path == attempts[-1][0]:
                         raise
         return []  # pragma: no cover - the loop returns or raises
 

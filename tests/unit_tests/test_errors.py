@@ -28,16 +28,21 @@ def not_found(body: dict[str, Any]) -> openai.NotFoundError:
     return openai.NotFoundError(message, response=response, body=body.get("error", body))
 
 
-@pytest.mark.parametrize(
-    ("body", "route", "model"),
-    [(ROUTE_MISSING, True, False), (MODEL_MISSING, False, True)],
-)
+@pytest.mark.parametrize(("body", "what"), [(ROUTE_MISSING, "route"), (MODEL_MISSING, "model")])
 def test_a_404_is_either_a_missing_route_or_a_missing_model(
-    body: dict[str, Any], *, route: bool, model: bool
+    body: dict[str, Any], what: str
 ) -> None:
-    error = not_found(body)
-    assert errors.route_missing(error) is route
-    assert errors.about_model(error) is model
+    assert errors.missing(not_found(body)) == what
+
+
+def test_other_answers_say_nothing_is_missing() -> None:
+    request = httpx.Request("POST", "http://localhost:8000/v1/chat/completions")
+    body = {"message": "The model `m` does not exist."}
+    refused = openai.BadRequestError(
+        body["message"], response=httpx.Response(400, json=body, request=request), body=body
+    )
+    assert errors.missing(refused) is None
+    assert errors.missing(not_found({"detail": "Something else"})) is None
 
 
 def test_a_missing_lora_route_says_how_to_allow_runtime_updates() -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # type-checked against the SDK this project locks (openai 3, 
     from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 
     import httpx2 as httpx
+    from langchain_openai.chat_models.base import BaseChatOpenAI
 else:
     _major = re.match(r"\D*(\d+)", openai.__version__)
     _sdk_major = int(_major.group(1)) if _major is not None else 0
@@ -333,6 +334,34 @@ def build_clients(  # noqa: PLR0913 - the SDK client options, keyword-only
     )
     forget_openai_environment(async_client, default_headers)
     return sync_client, async_client
+
+
+def attach_chat_clients(model: BaseChatOpenAI, *, proxy: str | None) -> None:
+    """Give a ChatOpenAI-shaped ``model`` the SDK clients of :func:`build_clients`.
+
+    Sets ``root_client``/``client`` and ``root_async_client``/``async_client`` (the chat
+    completions resources) where the user did not pass their own; ``proxy`` is ChatVLLM's
+    ``openai_proxy``.
+    """
+    if model.client and model.async_client:
+        return
+    sync_client, async_client = build_clients(
+        base_url=str(model.openai_api_base),
+        api_key=model.openai_api_key,
+        timeout=model.request_timeout,
+        max_retries=model.max_retries,
+        default_headers=model.default_headers,
+        default_query=model.default_query,
+        proxy=proxy,
+        http_client=model.http_client,
+        http_async_client=model.http_async_client,
+    )
+    if not model.client and sync_client is not None:
+        model.root_client = sync_client
+        model.client = sync_client.chat.completions
+    if not model.async_client:
+        model.root_async_client = async_client
+        model.async_client = async_client.chat.completions
 
 
 def split_api_key(key: Any) -> tuple[Any, Any]:

@@ -487,24 +487,7 @@ class ChatVLLM(
             self.openai_api_base = DEFAULT_BASE_URL
         if self.openai_api_key is None:
             self.openai_api_key = SecretStr(DEFAULT_API_KEY)
-        if not self.client or not self.async_client:
-            sync_client, async_client = _http.build_clients(
-                base_url=self.openai_api_base,
-                api_key=self.openai_api_key,
-                timeout=self.request_timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                default_query=self.default_query,
-                proxy=self.openai_proxy,
-                http_client=self.http_client,
-                http_async_client=self.http_async_client,
-            )
-            if not self.client and sync_client is not None:
-                self.root_client = sync_client
-                self.client = sync_client.chat.completions
-            if not self.async_client:
-                self.root_async_client = async_client
-                self.async_client = async_client.chat.completions
+        _http.attach_chat_clients(self, proxy=self.openai_proxy)
         return self
 
     # ------------------------------------------------------------------ identity
@@ -735,54 +718,34 @@ class ChatVLLM(
     # ChatOpenAI).
 
     @_server.resend_if_server_changed
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         with self._explained_errors():
             self._learn_template(messages)
-            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            return super()._generate(messages, *args, **kwargs)
 
     @_server.resend_if_server_changed
     async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> ChatResult:
         async with self._aexplained_errors():
             await self._alearn_template(messages)
-            return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            return await super()._agenerate(messages, *args, **kwargs)
 
     @_server.resend_if_server_changed
     def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
         with self._explained_errors():
             self._learn_template(messages)
-            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            yield from super()._stream(messages, *args, **kwargs)
 
     @_server.resend_if_server_changed
     async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._aexplained_errors():
             await self._alearn_template(messages)
-            async for chunk in super()._astream(
-                messages, stop=stop, run_manager=run_manager, **kwargs
-            ):
+            async for chunk in super()._astream(messages, *args, **kwargs):
                 yield chunk
 
     # ------------------------------------------------------------------ responses

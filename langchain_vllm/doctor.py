@@ -107,10 +107,8 @@ or ``n/a`` (it does not apply, e.g. tool calling on a server without chat):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import textwrap
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -119,7 +117,7 @@ import openai
 from pydantic import SecretStr
 
 from langchain_vllm import _flags, _http, _server, _versions, errors
-from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
+from langchain_vllm._endpoint import DEFAULT_API_KEY
 
 if TYPE_CHECKING:
     from langchain_vllm._http import httpx
@@ -607,50 +605,3 @@ def render(report: Report) -> str:
         if result.flag:
             lines.append(f"{indent}-> start the server with: {result.flag}")
     return "\n".join(lines) + "\n"
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="langchain-vllm", description="Tools for langchain-vllm.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    doctor = commands.add_parser(
-        "doctor",
-        help="probe a vLLM server and report what it can do",
-        description=(
-            "Probe a vLLM server (reachability, version, models, tool calling, structured "
-            "outputs, reasoning parser, embeddings, rerank) and say which `vllm serve` flag "
-            "turns on what is missing. Exit code 0 when the server is reachable, 2 otherwise."
-        ),
-    )
-    doctor.add_argument(
-        "--base-url",
-        default=os.environ.get("VLLM_BASE_URL") or DEFAULT_BASE_URL,
-        help=f"server URL including /v1 (default: $VLLM_BASE_URL, else {DEFAULT_BASE_URL})",
-    )
-    doctor.add_argument(
-        "--api-key",
-        default=None,
-        help="the server's --api-key (default: $VLLM_API_KEY, else EMPTY); never printed",
-    )
-    doctor.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help="seconds each request may take (default: %(default)s)",
-    )
-    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the ``langchain-vllm`` command line; returns the exit code.
-
-    Args:
-        argv: The arguments (default: ``sys.argv[1:]``), e.g. ``["doctor", "--json"]``.
-    """
-    args = _parser().parse_args(argv)
-    report = diagnose(args.base_url, args.api_key, args.timeout)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(render(report))
-    return report.exit_code

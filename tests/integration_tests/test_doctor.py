@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from langchain_vllm import doctor
 from langchain_vllm._http import httpx
+from langchain_vllm.cli import main
 from tests.integration_tests.conftest import (
     ROOT,
     chat_adapter,
@@ -30,7 +30,7 @@ from tests.integration_tests.conftest import (
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """``langchain-vllm doctor ARGS`` in this process: exit code and standard output."""
-    code = doctor.main(["doctor", *args])
+    code = main(["doctor", *args])
     return code, capsys.readouterr().out
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from langchain_vllm import _server, doctor
 from langchain_vllm._http import httpx
+from langchain_vllm.cli import main
 
 BASE_URL = "http://vllm.test:8000/v1"
 MODEL = "SmolLM2-135M-Instruct"
@@ -233,7 +234,7 @@ def run(
 ) -> tuple[int, str]:
     """``langchain-vllm doctor ARGS`` with every request sent through ``client``."""
     monkeypatch.setattr(doctor, "diagnose", partial(doctor.diagnose, http_client=client))
-    code = doctor.main(["doctor", *args])
+    code = main(["doctor", *args])
     return code, capsys.readouterr().out
 
 
@@ -561,6 +562,6 @@ def test_python_dash_m_runs_the_cli(
 
 def test_doctor_subcommand_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        doctor.main([])
+        main([])
     assert exit_info.value.code == 2
     assert "{doctor}" in capsys.readouterr().err

@@ -36,11 +36,12 @@ def base_url_from_env(*names: str) -> Any:
 class VLLMServer(_server.Relearning):
     """What every vLLM model class knows about its server, asked lazily and cached per URL.
 
-    The served models and LoRA adapters, the server's version and wire format, the model
-    discovered when none was given (and discovered again when the server changed:
-    ``_server.Relearning``), and SDK errors explained. A class using it gives its SDK
-    clients (``_server_clients``), its base URL (``_base_url``) and a ``model_id``; its
-    ``_discovered_model`` holds the model found on the server.
+    The served models (base models and LoRA adapters), the server's version and wire
+    format, the model discovered when none was given (and discovered again when the server
+    changed: ``_server.Relearning``), and SDK errors explained. A class using it gives its
+    SDK clients (``_server_clients``), its base URL (``_base_url``) and a ``model_id``; its
+    ``_discovered_model`` holds the model found on the server. ChatVLLM adds
+    :class:`LoraAdapters`.
     """
 
     def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
@@ -104,36 +105,6 @@ class VLLMServer(_server.Relearning):
         known, version = _server.cached_version(self._async_sdk_client())
         return _versions.wire_format(version) if known else _versions.NEWEST
 
-    # ------------------------------------------------------------------ LoRA adapters
-
-    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
-        """The served LoRA adapters; each one's ``parent`` is its base model.
-
-        Pass an adapter's ``id`` as ``model`` to generate with it.
-        """
-        return [m for m in self._served_models(refresh=refresh) if m.is_adapter]
-
-    def load_lora_adapter(self, name: str, path: str) -> None:
-        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
-
-        Needs a server started with ``--enable-lora`` and
-        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``model=name`` uses it. The
-        cached model list is refreshed.
-        """
-        _server.load_lora_adapter(self._sync_sdk_client(), name, path)
-
-    async def aload_lora_adapter(self, name: str, path: str) -> None:
-        """Async twin of :meth:`load_lora_adapter`."""
-        await _server.aload_lora_adapter(self._async_sdk_client(), name, path)
-
-    def unload_lora_adapter(self, name: str) -> None:
-        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
-        _server.unload_lora_adapter(self._sync_sdk_client(), name)
-
-    async def aunload_lora_adapter(self, name: str) -> None:
-        """Async twin of :meth:`unload_lora_adapter`."""
-        await _server.aunload_lora_adapter(self._async_sdk_client(), name)
-
     # ------------------------------------------------------------------ discovery
 
     def _pick_model_from(self, models: tuple[_server.ServedModel, ...]) -> None:
@@ -179,6 +150,38 @@ class VLLMServer(_server.Relearning):
     def _aexplained_errors(self) -> AbstractAsyncContextManager[None]:
         """Async twin of :meth:`_explained_errors`."""
         return _server.aexplained_errors(self._async_sdk_client(), self._base_url())
+
+
+class LoraAdapters(VLLMServer):
+    """ChatVLLM's LoRA adapter management: list, load and unload adapters on the server."""
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """The served LoRA adapters; each one's ``parent`` is its base model.
+
+        Pass an adapter's ``id`` as ``model`` to generate with it.
+        """
+        return [m for m in self._served_models(refresh=refresh) if m.is_adapter]
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
+
+        Needs a server started with ``--enable-lora`` and
+        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``model=name`` uses it. The
+        cached model list is refreshed.
+        """
+        _server.load_lora_adapter(self._sync_sdk_client(), name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await _server.aload_lora_adapter(self._async_sdk_client(), name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
+        _server.unload_lora_adapter(self._sync_sdk_client(), name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await _server.aunload_lora_adapter(self._async_sdk_client(), name)
 
 
 class VLLMEndpoint(Portable, VLLMServer):

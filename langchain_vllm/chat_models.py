@@ -24,7 +24,7 @@ from langchain_vllm import (
     _system_messages,
     _tools,
 )
-from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
+from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL, LoraAdapters
 from langchain_vllm._plain_chat import PlainChatCompletions
 from langchain_vllm._portable import Portable
 from langchain_vllm._reasoning import ReasoningParams
@@ -56,6 +56,7 @@ class ChatVLLM(
     VLLMSamplingParams,
     ReasoningParams,
     ServerTokenCounts,
+    LoraAdapters,
     PlainChatCompletions,
     ChatOpenAI,
 ):

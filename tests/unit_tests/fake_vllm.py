@@ -14,6 +14,9 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from langchain_vllm import ChatVLLM
 from langchain_vllm._http import httpx
 
 if TYPE_CHECKING:
@@ -21,6 +24,12 @@ if TYPE_CHECKING:
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "http://vllm.test:8000/v1"
+
+MESSAGES = [
+    SystemMessage("You are a helpful assistant."),
+    HumanMessage("What is the capital of France?"),
+]
+"""The conversation the chat fixtures were recorded with."""
 
 
 def load(name: str) -> dict[str, Any]:
@@ -278,3 +287,8 @@ class FakeVLLM:
             "http_client": httpx.Client(transport=transport),
             "http_async_client": httpx.AsyncClient(transport=transport),
         }
+
+
+def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
+    """A ChatVLLM whose every request goes to ``fake``."""
+    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 import pytest
@@ -16,8 +16,6 @@ from langchain_core.exceptions import (
     ModelNotFoundError,
 )
 from langchain_core.load import dumpd, dumps, load
-from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
 
 from langchain_vllm import (
     ChatVLLM,
@@ -28,23 +26,12 @@ from langchain_vllm import (
     VLLMModelNotFoundError,
 )
 from langchain_vllm._http import LoopBoundAsyncTransport, httpx
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
+from tests.unit_tests.fake_vllm import BASE_URL, MESSAGES, FakeVLLM, make, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
+from tests.unit_tests.test_tools import GetWeather
 
-MESSAGES = [
-    SystemMessage("You are a helpful assistant."),
-    HumanMessage("What is the capital of France?"),
-]
-
-
-class GetWeather(BaseModel):
-    """Get the current weather in a given city."""
-
-    city: str = Field(description="The city name")
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessageChunk
 
 
 # ---------------------------------------------------------------- defaults and environment

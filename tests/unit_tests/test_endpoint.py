@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
 
-from langchain_vllm import ChatVLLM, VLLMModelSelectionError
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, lora_card, recorded_model
-
-MESSAGES = [
-    SystemMessage("You are a helpful assistant."),
-    HumanMessage("What is the capital of France?"),
-]
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
+from langchain_vllm import VLLMModelSelectionError
+from tests.unit_tests.fake_vllm import MESSAGES, FakeVLLM, lora_card, make, recorded_model
 
 
 def test_model_is_discovered_once_and_cached(fake: FakeVLLM) -> None:

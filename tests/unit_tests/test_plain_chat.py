@@ -5,20 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from langchain_vllm import ChatVLLM
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
-
-MESSAGES = [
-    SystemMessage("You are a helpful assistant."),
-    HumanMessage("What is the capital of France?"),
-]
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
+from tests.unit_tests.fake_vllm import BASE_URL, MESSAGES, FakeVLLM, make, recorded_model
 
 
 class GetWeather(BaseModel):

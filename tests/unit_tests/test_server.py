@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import openai
 import pytest
 from langchain_core.exceptions import ModelInvalidRequestError, ModelNotFoundError
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from langchain_vllm import (
     ChatVLLM,
@@ -21,19 +20,18 @@ from langchain_vllm import (
     _server,
 )
 from langchain_vllm._http import httpx
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, load, lora_card, recorded_model
+from tests.unit_tests.fake_vllm import (
+    BASE_URL,
+    MESSAGES,
+    FakeVLLM,
+    load,
+    lora_card,
+    make,
+    recorded_model,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-
-MESSAGES = [
-    SystemMessage("You are a helpful assistant."),
-    HumanMessage("What is the capital of France?"),
-]
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
 
 
 def test_version_is_asked_once_per_base_url(fake: FakeVLLM) -> None:

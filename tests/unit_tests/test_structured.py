@@ -9,9 +9,9 @@ from typing import Any, Literal
 import pytest
 
 from langchain_vllm import ChatVLLM
-from tests.unit_tests.fake_vllm import FakeVLLM, recorded_model
+from tests.unit_tests.fake_vllm import MESSAGES, FakeVLLM, make, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
-from tests.unit_tests.test_chat_models import MESSAGES, GetWeather, make
+from tests.unit_tests.test_tools import GetWeather
 
 # ---------------------------------------------------------------- vLLM-only constraints
 

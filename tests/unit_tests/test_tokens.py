@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage
 
-from langchain_vllm import ChatVLLM
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
+from tests.unit_tests.fake_vllm import MESSAGES, FakeVLLM, make, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
 
 if TYPE_CHECKING:
     import pytest
-
-MESSAGES = [
-    SystemMessage("You are a helpful assistant."),
-    HumanMessage("What is the capital of France?"),
-]
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
 
 
 def test_token_counts_come_from_the_servers_tokenizer(fake: FakeVLLM) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from langchain_vllm import ChatVLLM
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
+from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, make, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
 
 
@@ -19,10 +18,6 @@ class GetWeather(BaseModel):
     """Get the current weather in a given city."""
 
     city: str = Field(description="The city name")
-
-
-def make(fake: FakeVLLM, **kwargs: Any) -> ChatVLLM:
-    return ChatVLLM(base_url=BASE_URL, **fake.clients(), **kwargs)
 
 
 # ---------------------------------------------------------------- tools

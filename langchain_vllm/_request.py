@@ -10,8 +10,12 @@ server's version reads (see ``_versions``).
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
+
+import openai
 
 from langchain_vllm import _reasoning, _versions
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
@@ -116,6 +120,7 @@ def chat_fields(
     call = pop_call_fields(kwargs, "chat")
     openai_values = {k: v for k, v in kwargs.items() if k in OPENAI_FIELDS["chat"]}
     check_sampling({**call, **openai_values})
+    call.update({name: kwargs.pop(name) for name in untyped_chat_fields() if name in kwargs})
     history = _reasoning.history_policy(call.pop("reasoning_history", reasoning_history))
     fields = dict(typed)
     template_kwargs = _reasoning.template_kwargs(
@@ -203,6 +208,19 @@ CHAT_FIELDS_0_32 = frozenset(
 )
 """The fields vLLM 0.32's ``/v1/chat/completions`` reads (``ChatCompletionRequest``); it
 accepts and silently ignores any other."""
+
+
+@cache
+def untyped_chat_fields() -> frozenset[str]:
+    """The vLLM chat fields with no typed field here that the openai SDK does not know.
+
+    ``allowed_token_ids``, ``bad_words``, ``priority``, ``request_id``, ``cache_salt``,
+    ``add_generation_prompt`` … : ChatVLLM takes them per call and sends them in
+    ``extra_body`` (the SDK's ``create`` would raise ``TypeError`` on them).
+    """
+    sdk = inspect.signature(openai.resources.chat.completions.Completions.create).parameters
+    return CHAT_FIELDS_0_32 - set(sdk) - set(FIELDS)
+
 
 _CHECKED_VERSIONS = ((0, 12, 0), (0, 32, 99))
 """Servers whose request fields are the ones above (older ones read ``guided_*``; newer

@@ -242,7 +242,9 @@ class ChatVLLM(
         ``truncate_prompt_tokens``, ``priority``, ``chat_template_kwargs``,
         ``return_token_ids`` are typed fields, set at init or per call (and OpenAI's
         ``seed``, ``logprobs``, ``top_logprobs``, penalties). They go in the request body next
-        to your own ``extra_body``, whose values win. Out-of-range values
+        to your own ``extra_body``, whose values win. vLLM's other chat request fields
+        (``allowed_token_ids``, ``bad_words``, ``request_id``, ``cache_salt``,
+        ``add_generation_prompt`` …) are taken per call as well. Out-of-range values
         (``min_p=2``, ``top_k=-5``) raise ``ValueError`` before any request.
         ``response_metadata`` carries vLLM's ``stop_reason`` (the stop string or token id
         that ended the output) and, with ``return_token_ids=True``, ``token_ids`` and

@@ -68,6 +68,26 @@ def test_malformed_structured_outputs_fail_before_any_request(
     assert fake.chat_bodies() == []
 
 
+def test_untyped_vllm_fields_are_taken_per_call(fake: FakeVLLM) -> None:
+    # vLLM request fields without a typed field go in extra_body (the SDK would raise a
+    # TypeError on them); they are sent the same way from invoke and stream
+    call: dict[str, Any] = {
+        "allowed_token_ids": [42],
+        "priority": 1,
+        "request_id": "r-1",
+        "bad_words": ["x"],
+    }
+    make(fake).invoke(QUESTION, **call)
+    list(make(fake).stream(QUESTION, **call))
+    for body in fake.chat_bodies():
+        assert {name: body[name] for name in call} == call
+    assert {"allowed_token_ids", "request_id", "add_generation_prompt"} <= (
+        _request.untyped_chat_fields()
+    )
+    # neither a field the SDK sends itself nor a typed one
+    assert not _request.untyped_chat_fields() & {"logit_bias", "user", "min_p", "top_k"}
+
+
 def test_extra_body_keys_the_server_would_ignore_are_refused(fake: FakeVLLM) -> None:
     with pytest.raises(ValueError, match=r"'mni_p' \(did you mean 'min_p'\?\).*silently ignored"):
         make(fake, extra_body={"mni_p": 0.1}).invoke(QUESTION)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx as plain_httpx
 import pytest
 from langchain_core.exceptions import ModelAuthenticationError, ModelConnectionError
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from langchain_vllm import ChatVLLM, VLLMDeadlineError, VLLMStreamInterruptedError
 from tests.integration_tests.conftest import chat_base_url, chat_model, uses_local_server
@@ -106,24 +107,59 @@ def open_descriptors() -> int:
     return len(list(Path("/proc/self/fd").iterdir()))
 
 
-@pytest.mark.timeout(1500)  # 1,000 distinct choice grammars: minutes of xgrammar on 2 CPUs
+async def prompt_tokens(prompts: list[str]) -> list[list[int]]:
+    """The token ids of each prompt as the test sends it, after a one-character system
+    message (the chat form of ``/tokenize``: the server's own template and tokenizer)."""
+    root = chat_base_url().removesuffix("/v1")
+    limits = plain_httpx.Limits(max_connections=32)
+    async with plain_httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def tokenize(prompt: str) -> list[int]:
+            messages = [{"role": "system", "content": "."}, {"role": "user", "content": prompt}]
+            body = {"model": chat_model(), "messages": messages, "add_generation_prompt": True}
+            answer = await client.post(f"{root}/tokenize", json=body)
+            tokens: list[int] = answer.raise_for_status().json()["tokens"]
+            return tokens
+
+        return list(await asyncio.gather(*(tokenize(p) for p in prompts)))
+
+
+@pytest.mark.timeout(1200)  # about 11 minutes: prefill of 1,000 prompts on one CPU core
 async def test_a_thousand_concurrent_requests() -> None:
-    """Every answer belongs to its own request: each is constrained to its own id."""
-    model = ChatVLLM(base_url=chat_base_url(), model=chat_model(), max_tokens=8, temperature=0)
-    await model.ainvoke("hi", max_tokens=1)
+    """Every answer belongs to its own request: it carries the prompt tokens of its own
+    prompt (``return_token_ids``), so an answer handed to the wrong caller shows.
+
+    Half the requests stream. Prompts and answers are as short as they go (a one-character
+    system message instead of the template's default one, one output token): the server's
+    prefill on one CPU core is what this test waits for. (It used to tell the answers apart
+    with a per-request ``choice`` constraint: vLLM compiles each distinct grammar, about a
+    second apiece here, which made it take 20 minutes.)
+    """
+    model = ChatVLLM(base_url=chat_base_url(), model=chat_model(), max_tokens=1, temperature=0)
+    await model.ainvoke("hi")
+    prompts = [str(number) for number in range(1000)]
+    expected = await prompt_tokens(prompts)
+    assert len({tuple(tokens) for tokens in expected}) == len(prompts)  # all told apart
     before = open_descriptors()
 
-    async def one(number: int) -> str:
-        ask: dict[str, Any] = {"structured_outputs": {"choice": [f"request-{number}"]}}
+    async def one(number: int, prompt: str) -> tuple[int, Any]:
+        messages = [SystemMessage("."), HumanMessage(prompt)]
         if number % 2:
-            return (await model.ainvoke(f"Say {number}.", **ask)).text
-        chunks = [chunk.text async for chunk in model.astream(f"Say {number}.", **ask)]
-        return "".join(chunks)
+            message: Any = await model.ainvoke(messages, return_token_ids=True)
+        else:
+            message = None
+            async for chunk in model.astream(messages, return_token_ids=True):
+                message = chunk if message is None else message + chunk
+        metadata = message.response_metadata
+        return len(metadata.get("token_ids") or ()), metadata.get("prompt_token_ids")
 
-    answers = await asyncio.gather(*(one(n) for n in range(1000)), return_exceptions=True)
+    answers = await asyncio.gather(
+        *(one(number, prompt) for number, prompt in enumerate(prompts)),
+        return_exceptions=True,
+    )
     errors = [a for a in answers if isinstance(a, BaseException)]
     assert errors == []
-    assert answers == [f"request-{n}" for n in range(1000)]
+    assert answers == [(1, tokens) for tokens in expected]  # one token each, own prompt
     # connections go back to the pool (at most its keep-alive size stays open)
     assert open_descriptors() - before <= 100
 

@@ -22,30 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 
+from langchain_vllm import errors
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 SystemMessages = Literal["auto", "as_given", "merge_first"]
 POLICIES: tuple[str, ...] = ("auto", "as_given", "merge_first")
-
-SETTING_HINT = (
-    "The server's chat template refused the conversation's system messages (it allows one "
-    "system message, at the beginning). Pass system_messages='merge_first' to ChatVLLM to "
-    "merge them into one leading system message, or leave the default "
-    "system_messages='auto', which does that when the server's template refuses them."
-)
-
-# Wordings of chat templates that refuse system messages after the first (Qwen3.5, Gemma,
-# Mistral, Llama-3.x community templates, the probe below).
-_REFUSALS = (
-    "system message must be at the beginning",
-    "system message must be first",
-    "system messages must be at the beginning",
-    "system role not supported",
-    "system role is not supported",
-    "roles must alternate",
-    "only the first message can be a system message",
-)
 
 # [system, user, assistant, system, user]: alternates once the second system message is
 # gone, so a template that refuses it refuses it for the system message alone.
@@ -59,12 +42,6 @@ _PROBE = (
 
 _accepts: dict[tuple[str, str], bool] = {}
 _lock = threading.Lock()
-
-
-def is_refusal(text: str) -> bool:
-    """Whether a server error text is a chat template refusing system messages."""
-    lowered = text.lower()
-    return any(wording in lowered for wording in _REFUSALS)
 
 
 def check_policy(policy: object) -> None:
@@ -162,7 +139,7 @@ def _probe_body(model: str) -> dict[str, Any]:
 def _answer(error: openai.APIStatusError) -> bool | None:
     """Read a failed probe: refused (``False``) or no conclusion (``None``)."""
     text = str(error.message) + str(error.body)
-    if error.status_code == 400 and (is_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
+    if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
         return False
     return None
 

@@ -249,18 +249,11 @@ class Report:
 
 
 def _no_answer(error: openai.APIConnectionError, timeout: float) -> Capability:
-    if isinstance(error, openai.APITimeoutError):
-        return Capability(
-            "unknown",
-            f"no answer within {timeout:g} s (the server may be busy; raise --timeout)",
-        )
-    return Capability("unknown", f"the request failed: {error.__cause__ or error}")
+    return Capability("unknown", errors.no_answer(error, timeout))
 
 
 def _failed(error: openai.APIStatusError, what: str) -> Capability:
-    return Capability(
-        "unknown", f"{what} answered {error.status_code}: {errors.server_text(error)}"
-    )
+    return Capability("unknown", errors.answered(error, what))
 
 
 def _message(answer: object) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from openai import (
     RateLimitError,
 )
 
-from langchain_vllm import _flags, _system_messages
+from langchain_vllm import _flags
 from langchain_vllm._http import httpx
 
 if TYPE_CHECKING:
@@ -188,6 +188,32 @@ def _first_int(patterns: Iterable[re.Pattern[str]], text: str) -> int | None:
     return None
 
 
+SYSTEM_MESSAGES_HINT = (
+    "The server's chat template refused the conversation's system messages (it allows one "
+    "system message, at the beginning). Pass system_messages='merge_first' to ChatVLLM to "
+    "merge them into one leading system message, or leave the default "
+    "system_messages='auto', which does that when the server's template refuses them."
+)
+
+# Wordings of chat templates that refuse system messages after the first (Qwen3.5, Gemma,
+# Mistral, Llama-3.x community templates, the probe below).
+_TEMPLATE_REFUSALS = (
+    "system message must be at the beginning",
+    "system message must be first",
+    "system messages must be at the beginning",
+    "system role not supported",
+    "system role is not supported",
+    "roles must alternate",
+    "only the first message can be a system message",
+)
+
+
+def template_refusal(text: str) -> bool:
+    """Whether a server error text is a chat template refusing system messages."""
+    lowered = text.lower()
+    return any(wording in lowered for wording in _TEMPLATE_REFUSALS)
+
+
 def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Exception:
     message = error.message
     if context := _CONTEXT.search(message):
@@ -225,9 +251,9 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             response=error.response,
             body=error.body,
         )
-    if _system_messages.is_refusal(message):
+    if template_refusal(message):
         return VLLMInvalidRequestError(
-            message=f"{message} ({base_url}). {_system_messages.SETTING_HINT}",
+            message=f"{message} ({base_url}). {SYSTEM_MESSAGES_HINT}",
             response=error.response,
             body=error.body,
         )
@@ -374,6 +400,18 @@ def server_text(error: openai.APIStatusError) -> str:
         if isinstance(message, str) and message:
             return message
     return error.message
+
+
+def no_answer(error: openai.APIConnectionError, timeout: float) -> str:
+    """What the doctor reports for a probe that got no answer."""
+    if isinstance(error, openai.APITimeoutError):
+        return f"no answer within {timeout:g} s (the server may be busy; raise --timeout)"
+    return f"the request failed: {error.__cause__ or error}"
+
+
+def answered(error: openai.APIStatusError, what: str) -> str:
+    """What the doctor reports for a probe (``what``: e.g. ``"POST /rerank"``) refused."""
+    return f"{what} answered {error.status_code}: {server_text(error)}"
 
 
 def unreachable_problem(error: Exception, base_url: str) -> str:

@@ -202,6 +202,10 @@ SERVER_VENV_PROGRAMS = SCRIPTS_DIR / "server_venv"
 CONVERT_PROGRAM = SERVER_VENV_PROGRAMS / "convert_gguf.py"  # GGUF file -> bf16 HF folder
 LORA_PROGRAM = SERVER_VENV_PROGRAMS / "identity_lora.py"  # base folder -> identity LoRA adapter
 FIND_PACKAGES_PROGRAM = SERVER_VENV_PROGRAMS / "find_packages.py"  # where packages are, as JSON
+# The scripted model: a logits processor that makes a request's output the text in
+# vllm_xargs={"script": ...}; loaded by every generative server from this folder.
+SCRIPTED_MODEL_PROGRAM = SERVER_VENV_PROGRAMS / "scripted_model.py"
+SCRIPTED_MODEL_PROCESSOR = "scripted_model:ScriptedModel"
 
 
 class LauncherError(Exception):
@@ -954,6 +958,9 @@ def _generative_flags(server: Server, layout: Layout) -> list[str]:
         str(LORA_RANK),
         "--lora-modules",
         json.dumps(lora),
+        # vllm_xargs={"script": "..."} makes the output that text (scripts/server_venv/)
+        "--logits-processors",
+        SCRIPTED_MODEL_PROCESSOR,
     ]
 
 
@@ -1007,6 +1014,9 @@ def server_env(server: Server, layout: Layout) -> dict[str, str]:
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     env.setdefault("VLLM_CACHE_ROOT", str(layout.home / "vllm-cache"))
     env["VLLM_CPU_OMP_THREADS_BIND"] = _cpu_binds()[server.name]
+    if server.spec.generative:  # the engine imports the scripted model's processor from here
+        path = [str(SERVER_VENV_PROGRAMS), *filter(None, [env.get("PYTHONPATH")])]
+        env["PYTHONPATH"] = os.pathsep.join(path)
     env.update(server.spec.env)
     return env
 

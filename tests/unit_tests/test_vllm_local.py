@@ -119,3 +119,14 @@ def test_the_server_venv_programs_are_files_beside_the_launcher() -> None:
     ):
         assert program.is_file()
         assert program.parent == ROOT / "scripts" / "server_venv"
+
+
+def test_generative_servers_load_the_scripted_model(home: Any) -> None:
+    for name, server in launcher.servers_from_env().items():
+        if not server.spec.generative:
+            continue
+        command = launcher.server_command(server, home)
+        assert flag(command, "--logits-processors") == "scripted_model:ScriptedModel", name
+        env = launcher.server_env(server, home)
+        assert str(launcher.SERVER_VENV_PROGRAMS) in env["PYTHONPATH"].split(":")
+    assert launcher.SCRIPTED_MODEL_PROGRAM.is_file()

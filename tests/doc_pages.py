@@ -9,6 +9,23 @@ than its page shows. Shell blocks (``bash``) are setup commands and are not run.
 Values that change from run to run (response ids, run ids, UUIDs, fingerprints, timestamps)
 are masked before comparing, in both the page and the run; printed decimals (scores, vector
 components) may differ by 2e-4, the last-bit float noise of a CPU server.
+
+Text a model *chose* is not compared letter by letter: another CPU, another thread layout, a
+prefix-cache hit or another batch changes the floats, and a greedy model flips on a near-tie.
+A block whose output holds such text carries its *shape* in an HTML comment between the code
+and the output (invisible on the rendered page)::
+
+    <!-- shape:
+    <<text>>
+    {'input_tokens': 29, 'output_tokens': <<int>>, 'total_tokens': <<int>>}
+    SmolLM2-135M-Instruct <<stop|length>>
+    -->
+
+The shape is the output with holes: ``<<text>>`` (one line's worth of text, not empty),
+``<<lines>>`` (one or more lines), ``<<int>>``, ``<<number>>``, ``<<a|b|c>>`` (one of these
+literally) and ``<<re:PATTERN>>`` (a regular expression). Everything else is literal. Both
+the run's output and the page's must match the shape (so the page keeps showing a real run);
+a block without a shape is compared exactly.
 """
 
 from __future__ import annotations
@@ -57,24 +74,30 @@ class Block:
     shown: str | None
     start: int  # where the output block (or the place for one) begins in the page
     end: int
+    shape: str | None = None  # the output's shape, when it holds text a model chose
+
+
+_SHAPE_COMMENT = re.compile(r"\A\s*<!-- shape:\n(?P<shape>.*?)\n-->\s*\Z", re.DOTALL)
 
 
 def blocks(page: str) -> list[Block]:
-    """The python blocks of ``page`` and their ``output`` blocks."""
+    """The python blocks of ``page``, their ``output`` blocks and shapes."""
     found: list[Block] = []
     fences = list(_FENCE.finditer(page))
     for index, fence in enumerate(fences):
         if fence.group(1) != "python":
             continue
         after = fences[index + 1] if index + 1 < len(fences) else None
-        between = page[fence.end() : after.start()] if after else None
-        if (
-            after is not None
-            and after.group(1) == "output"
-            and between is not None
-            and not between.strip()
-        ):
-            found.append(Block(fence.group(2), after.group(2), fence.end(), after.end()))
+        between = page[fence.end() : after.start()] if after else ""
+        comment = _SHAPE_COMMENT.match(between)
+        shape = comment.group("shape") if comment else None
+        if after is not None and after.group(1) == "output" and (comment or not between.strip()):
+            found.append(Block(fence.group(2), after.group(2), fence.end(), after.end(), shape))
+        elif comment:
+            # a shape and no output yet (a new block before its first `make docs`)
+            found.append(
+                Block(fence.group(2), None, fence.end(), fence.end() + len(between), shape)
+            )
         else:
             found.append(Block(fence.group(2), None, fence.end(), fence.end()))
     return found
@@ -102,6 +125,60 @@ def same_output(shown: str, printed: str) -> bool:
         return False
     pairs = zip(_DECIMAL.findall(shown), _DECIMAL.findall(printed), strict=True)
     return all(abs(float(a) - float(b)) <= _DECIMAL_TOLERANCE * 1.0001 for a, b in pairs)
+
+
+_HOLE = re.compile(r"<<(.+?)>>(?!>)")
+_HOLE_KINDS = {
+    "text": r"[^\n]*\S[^\n]*",
+    "lines": r"\s*\S[\s\S]*?",
+    "int": r"-?\d+",
+    "number": r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?",
+}
+
+
+def shape_pattern(shape: str) -> re.Pattern[str]:
+    """The regular expression of a shape (see the module docstring for its holes).
+
+    Raises:
+        ValueError: For a hole that is none of the kinds.
+    """
+    parts = []
+    position = 0
+    for hole in _HOLE.finditer(shape):
+        parts.append(re.escape(masked_literal(shape[position : hole.start()])))
+        kind = hole.group(1)
+        if kind in _HOLE_KINDS:
+            parts.append(f"(?:{_HOLE_KINDS[kind]})")
+        elif kind.startswith("re:"):
+            parts.append(f"(?:{kind.removeprefix('re:')})")
+        elif "|" in kind:
+            parts.append("(?:" + "|".join(re.escape(word) for word in kind.split("|")) + ")")
+        else:
+            msg = f"unknown hole <<{kind}>>: use text, lines, int, number, a|b or re:PATTERN"
+            raise ValueError(msg)
+        position = hole.end()
+    parts.append(re.escape(masked_literal(shape[position:])))
+    return re.compile("".join(parts))
+
+
+def masked_literal(text: str) -> str:
+    """``text`` with run-specific values replaced, whitespace at its ends kept."""
+    for pattern, placeholder in _VOLATILE:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def fits(shape: str, text: str) -> bool:
+    """Whether ``text`` (a page's output or a run's) has the ``shape``."""
+    return shape_pattern(shape.rstrip()).fullmatch(masked(text)) is not None
+
+
+def matches(block: Block, printed: str) -> bool:
+    """Whether a run printed what the page shows for ``block``: its shape when it has one
+    (and the page's output has that shape too), else the same output."""
+    if block.shape is not None:
+        return fits(block.shape, printed) and fits(block.shape, block.shown or "")
+    return same_output(block.shown or "", printed)
 
 
 def run_blocks(codes: list[str], name: str) -> list[str]:
@@ -170,6 +247,8 @@ def rewritten(path: Path, outputs: list[str]) -> str:
     position = 0
     for block, output in zip(blocks(page), outputs, strict=True):
         pieces.append(page[position : block.start])
+        if block.shape is not None:
+            pieces.append(f"<!-- shape:\n{block.shape}\n-->\n")
         if output.strip():
             pieces.append(f"```output\n{output.rstrip()}\n```\n")
         position = block.end
@@ -191,14 +270,16 @@ def main() -> None:
     failed = False
     for path in args.pages or pages():
         outputs = run_page(path)
+        page_blocks = blocks(path.read_text())
         if args.write:
             path.write_text(rewritten(path, outputs))
             sys.stdout.write(f"{path}: {len(outputs)} blocks run, outputs written\n")
-            continue
-        for _number, (block, output) in enumerate(
-            zip(blocks(path.read_text()), outputs, strict=True), 1
-        ):
-            if not same_output(block.shown or "", output):
+        for number, (block, output) in enumerate(zip(page_blocks, outputs, strict=True), 1):
+            if block.shape is not None and not fits(block.shape, output):
+                sys.stdout.write(f"{path} block {number}: the output has not the block's shape\n")
+                failed = True
+            elif not args.write and not matches(block, output):
+                sys.stdout.write(f"{path} block {number}: printed something else\n")
                 failed = True
     sys.exit(1 if failed else 0)
 

@@ -92,8 +92,8 @@ def body_matcher(recorded: Any, replayed: Any) -> None:
 SUITE_SAMPLING: dict[str, Any] = {"temperature": 0, "max_tokens": 256, "frequency_penalty": 0.5}
 
 
-class ChatVLLMStandardSuite(ChatModelIntegrationTests):
-    """ChatModelIntegrationTests configured for ChatVLLM on a vLLM server."""
+class VLLMSuiteBase(ChatModelIntegrationTests):
+    """ChatModelIntegrationTests configured for ChatVLLM on a vLLM server (any model)."""
 
     @property
     def chat_model_class(self) -> type[ChatVLLM]:
@@ -151,6 +151,10 @@ class ChatVLLMStandardSuite(ChatModelIntegrationTests):
         """Each test learns the server (models, version) anew, so each cassette holds those
         lookups and replays the same whatever order the tests run in."""
         _server.forget()
+
+
+class ChatVLLMStandardSuite(VLLMSuiteBase):
+    """The suite for the unscripted 135M model: what it cannot do is marked."""
 
     # ---- What the 135M model cannot do (the marks name the capability).
 

@@ -21,7 +21,18 @@ token the grammar forbids is still forced (this processor re-enables it), the gr
 rejects it and vLLM ends the request with an error (a 500, or an error event in a stream).
 The processor logs a warning naming the position and the token, so the server log says which
 character of the script disagreed with the grammar. Scripts under a grammar must therefore be
-spelled exactly as the grammar allows (e.g. the whitespace of a structural tag's ``begin``).
+spelled exactly as the grammar allows. Measured on vLLM 0.32 (xgrammar, server started with
+``--structured-outputs-config '{"disable_any_whitespace": true}'``, as the launcher does):
+
+* ``response_format`` ``json_schema``: no whitespace at all: ``{"a":"x","b":1}``
+  (``json.dumps(value, separators=(",", ":"))``); ``{"a": "x"}`` is refused.
+* ``response_format`` ``json_object``: a space after each comma and none after colons:
+  ``{"a":"b", "c":"d"}`` (``separators=(", ", ":")``); ``{"a":"b","c":"d"}`` is refused.
+* Strict tools (ChatVLLM's default), ``tool_choice`` ``auto``, ``required`` or named, hermes
+  parser: the structural tag fixes the call's head exactly as ``json.dumps`` writes it,
+  ``<tool_call>{"name": "f", "arguments": `` (the newline after ``<tool_call>`` optional;
+  ``{"name":"f",...`` is refused); the arguments themselves may use any spacing.
+  Other parsers' tags follow their own formats (tests/integration_tests/test_families.py).
 
 The interface is ``vllm_xargs={"script": <str>}``; anything else under ``script`` is refused
 with a 400 before the request runs. Needs the V1 model runner's logits-processor interface

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,18 @@ def chat_base_url() -> str:
 def uses_local_server() -> bool:
     """Whether the tests run against the launcher's local CPU server."""
     return not os.environ.get("VLLM_BASE_URL")
+
+
+def scripted(text: str) -> dict[str, Any]:
+    """Per-call arguments that make the server's model answer exactly ``text``.
+
+    The launcher's generative servers load ``scripts/server_venv/scripted_model.py``; a
+    request carrying ``vllm_xargs={"script": text}`` outputs ``text`` then EOS, and everything
+    else (template, parsers, grammar, streaming, usage) is the real server's. Tests use it
+    where an exact output is needed: the model's choice of tokens is then fixed, whatever the
+    CPU's floating point does.
+    """
+    return {"vllm_xargs": {"script": text}}
 
 
 @cache

@@ -1,11 +1,12 @@
 """ChatVLLM inside LangChain v1 agents and middleware, against the real servers.
 
-The 135M test model cannot decide by itself to call a tool (offered a weather tool and an
-answer schema, it answers at once, making the weather up). Where a test needs the tool to
-run, a middleware forces the steps the way users force a step, through ``tool_choice``:
-naming the tool on the first model call, and naming the response format (``"Weather"``:
-answer now) once the tool's result is in. What the scripted, capable model does with a free
-choice is covered by ``tests/unit_tests/test_agents.py``.
+The 135M test model cannot decide by itself to call a tool. Agent tests that need a capable
+model's choices use ``CapableChatVLLM`` (``tests/capable_model.py``): each request carries
+what a capable model answers as the scripted model's script — the tool call when the
+question needs the tool, the answer once the tool's result is in — while the chat template,
+vLLM's hermes parser, the grammars of strict tools and of the answer schema, streaming and
+usage are the real server's. A forced path (``tool_choice`` naming the steps, as users force
+a step) is tested too, with the unscripted model.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from pydantic import BaseModel
 
 from langchain_vllm import ChatVLLM
 from langchain_vllm.errors import VLLMInvalidRequestError
-from tests.integration_tests.conftest import chat_base_url
+from tests.capable_model import CapableChatVLLM
+from tests.integration_tests.conftest import chat_base_url, scripted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,6 +61,11 @@ class Weather(BaseModel):
 
 def llm(**kwargs: Any) -> ChatVLLM:
     return ChatVLLM(base_url=chat_base_url(), temperature=0, max_tokens=64, **kwargs)
+
+
+def capable(**kwargs: Any) -> CapableChatVLLM:
+    """The chat server playing a capable Hermes-format model (see the module docstring)."""
+    return CapableChatVLLM(base_url=chat_base_url(), temperature=0, max_tokens=96, **kwargs)
 
 
 def weather_tool(ran: list[str]) -> BaseTool:
@@ -90,14 +97,6 @@ def weather_first(
     return handler(_forced(request))
 
 
-@wrap_model_call
-async def aweather_first(
-    request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]
-) -> ModelResponse[Any]:
-    """Async twin of :func:`weather_first`."""
-    return await handler(_forced(request))  # type: ignore[no-any-return]
-
-
 def test_middleware_removing_every_tool_sends_no_tools() -> None:
     @wrap_model_call
     def no_tools(
@@ -114,51 +113,66 @@ def test_middleware_removing_every_tool_sends_no_tools() -> None:
 # ---------------------------------------------------------------- tools + response format
 
 
-def test_agent_with_a_tool_and_a_response_format_completes() -> None:
+def test_agent_chooses_its_tool_then_answers_in_the_schema() -> None:
+    ran: list[str] = []
+    agent = create_agent(capable(), tools=[weather_tool(ran)], response_format=Weather)
+    state = agent.invoke(QUESTION)
+    assert ran == ["Paris"]  # the parsed call ran the tool with its argument
+    tool_results = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert [m.content for m in tool_results] == [WEATHER]
+    answer = state["structured_response"]
+    assert isinstance(answer, Weather)
+    # the answer tool's arguments came back as the structured response
+    assert (answer.temperature_c, answer.conditions) == (21, "sunny")
+    calls = [m for m in state["messages"] if isinstance(m, AIMessage) and m.tool_calls]
+    assert calls[0].response_metadata["finish_reason"] == "tool_calls"
+
+
+def test_agent_with_forced_steps_completes() -> None:
+    # the unscripted model, each step forced through a named tool_choice
     ran: list[str] = []
     agent = create_agent(
         llm(), tools=[weather_tool(ran)], response_format=Weather, middleware=[weather_first]
     )
     state = agent.invoke(QUESTION)
-    assert ran == ["Paris"]
+    assert len(ran) == 1
     assert isinstance(state["structured_response"], Weather)
     tool_results = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert [m.content for m in tool_results] == [WEATHER]
 
 
-def test_tools_and_an_answer_schema_with_a_free_choice_give_one_or_the_other() -> None:
-    # vLLM accepts the rewritten request (tools + the answer tool, tool_choice=required)
-    # and whatever the model picks is usable: a schema-valid weather call or a Weather.
-    bound = llm().bind_tools([weather_tool([])], response_format=Weather)
-    message = bound.invoke("What is the weather in Paris? Call get_weather or answer.")
-    if message.tool_calls:
-        assert [c["name"] for c in message.tool_calls] == ["get_weather"]
-        assert set(message.tool_calls[0]["args"]) == {"city"}
-    else:
-        Weather.model_validate_json(message.text)
-        assert message.response_metadata["finish_reason"] == "stop"
-
-
-def test_streamed_free_choice_gives_a_tool_call_or_the_schema() -> None:
-    bound = llm().bind_tools([weather_tool([])], response_format=Weather)
-    full: Any = None
-    for chunk in bound.stream("What is the weather in Paris? Call get_weather or answer."):
-        full = chunk if full is None else full + chunk
-    assert full is not None
-    if full.tool_calls:
-        assert [c["name"] for c in full.tool_calls] == ["get_weather"]
-    else:
-        assert full.tool_call_chunks == []  # the answer tool's call became content
-        Weather.model_validate_json(full.text)
-        assert full.response_metadata["finish_reason"] == "stop"
-    assert full.usage_metadata["output_tokens"] > 0
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_tools_and_an_answer_schema_a_call_first_then_the_answer(mode: str) -> None:
+    # vLLM accepts the rewritten request (tools + the answer tool, tool_choice=required);
+    # a call of the weather tool comes back as a tool call, the answer tool's as content.
+    bound = capable().bind_tools([weather_tool([])], response_format=Weather)
+    call = {"name": "get_weather", "args": {"city": "Paris"}, "id": "call-1"}
+    after = [*QUESTION["messages"], AIMessage("", tool_calls=[call])]
+    after.append(ToolMessage(WEATHER, tool_call_id="call-1"))
+    messages: list[Any] = []
+    for conversation in (QUESTION["messages"], after):
+        if mode == "invoke":
+            messages.append(bound.invoke(conversation))
+            continue
+        full: Any = None
+        for chunk in bound.stream(conversation):
+            full = chunk if full is None else full + chunk
+        messages.append(full)
+    first, second = messages
+    assert [c["name"] for c in first.tool_calls] == ["get_weather"]
+    assert first.tool_calls[0]["args"] == {"city": "Paris"}
+    assert first.response_metadata["finish_reason"] == "tool_calls"
+    assert second.tool_calls == []
+    assert Weather.model_validate_json(second.text).conditions == "sunny"
+    assert second.response_metadata["finish_reason"] == "stop"  # not "tool_calls"
+    if mode == "stream":
+        assert second.tool_call_chunks == []  # the answer tool's call became content
+        assert second.usage_metadata["output_tokens"] > 0
 
 
 async def test_async_agent_streams_events_with_usage_and_tool_call_chunks() -> None:
     ran: list[str] = []
-    agent = create_agent(
-        llm(), tools=[weather_tool(ran)], response_format=Weather, middleware=[aweather_first]
-    )
+    agent = create_agent(capable(), tools=[weather_tool(ran)], response_format=Weather)
     streamed: list[AIMessageChunk] = [
         event["data"]["chunk"]
         async for event in agent.astream_events(QUESTION, version="v2")
@@ -176,10 +190,7 @@ async def test_async_agent_streams_events_with_usage_and_tool_call_chunks() -> N
 def test_agent_streams_messages(output_version: str) -> None:
     ran: list[str] = []
     agent = create_agent(
-        llm(output_version=output_version),
-        tools=[weather_tool(ran)],
-        response_format=Weather,
-        middleware=[weather_first],
+        capable(output_version=output_version), tools=[weather_tool(ran)], response_format=Weather
     )
     chunks: list[AIMessageChunk] = []
     final: Any = {}
@@ -324,7 +335,7 @@ def test_call_limits_stop_a_tool_loop() -> None:
     ]
     agent = create_agent(llm(), tools=[weather_tool(ran)], middleware=limits)
     state = agent.invoke(QUESTION, {"recursion_limit": 20})
-    assert ran == ["Paris"]  # the second call was blocked by the tool-call limit
+    assert len(ran) == 1  # the second call was blocked by the tool-call limit
     blocked = [m for m in state["messages"] if isinstance(m, ToolMessage) and m.status == "error"]
     assert blocked
     calls = sum(1 for m in state["messages"] if isinstance(m, AIMessage) and m.tool_calls)
@@ -340,6 +351,9 @@ STRICT_CONVERSATION = [
     SystemMessage("Answer in one short sentence."),
     HumanMessage("What is the capital of France?"),
 ]
+
+
+PARIS = scripted("The capital of France is Paris.")
 
 
 def strict(reasoning_url: str, **kwargs: Any) -> ChatVLLM:
@@ -358,7 +372,9 @@ def test_strict_template_conversation_succeeds(reasoning_url: str) -> None:
     model = strict(reasoning_url)
     assert model.profile is not None
     assert model.profile["mid_conversation_system_messages"] is False
-    assert "Paris" in model.invoke(STRICT_CONVERSATION).text
+    answer = model.invoke(STRICT_CONVERSATION, **PARIS)  # merged: the template took it
+    assert answer.text.strip()
+    assert answer.response_metadata["finish_reason"] == "stop"
 
 
 def test_agent_with_a_mid_conversation_system_message(reasoning_url: str) -> None:
@@ -370,12 +386,18 @@ def test_agent_with_a_mid_conversation_system_message(reasoning_url: str) -> Non
         return {"messages": [SystemMessage("Answer in one short sentence.")]}
 
     agent = create_agent(
-        strict(reasoning_url), tools=[], system_prompt="You are helpful.", middleware=[remind]
+        strict(reasoning_url, extra_body=PARIS),
+        tools=[],
+        system_prompt="You are helpful.",
+        middleware=[remind],
     )
     state = agent.invoke({"messages": [HumanMessage("What is the capital of France?")]})
-    assert "Paris" in state["messages"][-1].text
+    assert isinstance(state["messages"][-1], AIMessage)
+    assert state["messages"][-1].text.strip()
 
 
 def test_strict_template_streaming(reasoning_url: str) -> None:
-    text = "".join(chunk.text for chunk in strict(reasoning_url).stream(STRICT_CONVERSATION))
-    assert "Paris" in text
+    model = strict(reasoning_url)
+    chunks = list(model.stream(STRICT_CONVERSATION, **PARIS))
+    assert len(chunks) > 1
+    assert "".join(c.text for c in chunks) == model.invoke(STRICT_CONVERSATION, **PARIS).text

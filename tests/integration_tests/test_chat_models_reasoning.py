@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from pydantic import BaseModel
 
 from langchain_vllm import ChatVLLM
+from tests.integration_tests.conftest import scripted
 
 QUESTION = [HumanMessage("Tell me about the city of Paris.")]
 
@@ -56,17 +57,28 @@ def test_reasoning_and_answer_are_separated(reasoning_url: str) -> None:
     assert_reasoning_and_answer(message)
 
 
+THOUGHT = "Paris lies on the Seine; it has been the capital since 987."
+ANSWER = "Paris is the capital of France."
+SCRIPT = scripted(f"{THOUGHT}</think>\n\n{ANSWER}")
+"""A reasoning model's output: thinking, ``</think>``, the answer (the qwen3 parser's format)."""
+
+
 async def test_streamed_reasoning_equals_the_invoked_one(reasoning_url: str) -> None:
-    model = thinker(reasoning_url)
-    invoked = await model.ainvoke(QUESTION)
-    chunks = [chunk async for chunk in model.astream(QUESTION)]
+    model = thinker(reasoning_url, thinking_token_budget=None, min_tokens=None, max_tokens=64)
+    invoked = await model.ainvoke(QUESTION, **SCRIPT)
+    # vLLM's parser split the output at </think>; ChatVLLM put each part in its place
+    assert assert_reasoning_and_answer(invoked) == THOUGHT
+    assert invoked.text.strip() == ANSWER
+    chunks = [chunk async for chunk in model.astream(QUESTION, **SCRIPT)]
     streamed = chunks[0]
     for chunk in chunks[1:]:
         streamed += chunk
     assert any(c.additional_kwargs.get("reasoning_content") for c in chunks[:-1])
-    assert assert_reasoning_and_answer(streamed) == invoked.additional_kwargs["reasoning_content"]
+    assert assert_reasoning_and_answer(streamed) == THOUGHT
     assert streamed.text == invoked.text
-    sync_chunks = list(model.stream(QUESTION))
+    assert streamed.content_blocks == invoked.content_blocks
+    assert streamed.usage_metadata == invoked.usage_metadata
+    sync_chunks = list(model.stream(QUESTION, **SCRIPT))
     assert "".join(c.text for c in sync_chunks) == invoked.text
 
 
@@ -85,9 +97,10 @@ def test_thinking_off_and_reasoning_left_out(reasoning_url: str) -> None:
     message = plain.invoke(QUESTION)
     assert "reasoning_content" not in message.additional_kwargs
     assert message.text.strip()
-    hidden = thinker(reasoning_url).invoke(QUESTION, include_reasoning=False)
+    model = thinker(reasoning_url, thinking_token_budget=None, min_tokens=None, max_tokens=64)
+    hidden = model.invoke(QUESTION, include_reasoning=False, **SCRIPT)
     assert "reasoning_content" not in hidden.additional_kwargs
-    assert hidden.text == thinker(reasoning_url).invoke(QUESTION).text
+    assert hidden.text == model.invoke(QUESTION, **SCRIPT).text  # the same answer, no reasoning
 
 
 def test_reasoning_history_reaches_the_chat_template(reasoning_url: str) -> None:

@@ -18,7 +18,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from langchain_vllm import ChatVLLM, VLLMInvalidRequestError, _server, _versions
-from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
+from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model, scripted
 
 CONVERSATION = [
     SystemMessage("You are a helpful assistant."),
@@ -179,18 +179,21 @@ def test_min_tokens_and_token_ids_are_honoured() -> None:
 def test_stop_token_ids_and_stop_string_in_output() -> None:
     model = llm(max_tokens=40)
     prompt = "Count from 1 to 10."
-    plain = model.invoke(prompt)  # greedy: the same text every time
-    second_token = model.get_token_ids(plain.text)[1]
-    stopped = model.invoke(prompt, stop_token_ids=[second_token])
-    assert stopped.response_metadata["stop_reason"] == second_token
+    count = scripted("One, two, three, four, five.")  # the same text every time
+    plain = model.invoke(prompt, return_token_ids=True, **count)
+    assert plain.response_metadata.get("stop_reason") is None  # ended by EOS
+    third_token = plain.response_metadata["token_ids"][2]
+    stopped = model.invoke(prompt, stop_token_ids=[third_token], **count)
+    assert stopped.response_metadata["stop_reason"] == third_token
+    assert stopped.response_metadata["finish_reason"] == "stop"
     assert len(stopped.text) < len(plain.text)
     assert plain.text.startswith(stopped.text)
-    stop = plain.text.split()[1]
-    kept = model.invoke(prompt, stop=[stop], include_stop_str_in_output=True)
-    assert kept.response_metadata["stop_reason"] == stop
-    assert kept.text.endswith(stop)
-    dropped = model.invoke(prompt, stop=[stop])
-    assert dropped.text == kept.text.removesuffix(stop)
+    kept = model.invoke(prompt, stop=["three"], include_stop_str_in_output=True, **count)
+    assert kept.response_metadata["stop_reason"] == "three"
+    assert kept.text.endswith("three")
+    assert plain.text.startswith(kept.text)
+    dropped = model.invoke(prompt, stop=["three"], **count)
+    assert dropped.text == kept.text.removesuffix("three")
 
 
 async def test_streamed_sampling_fields_and_usage() -> None:

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.prompts import PromptTemplate
 
 from langchain_vllm import VLLMCompletions, VLLMDeadlineError
-from tests.integration_tests.conftest import chat_base_url, chat_model
+from tests.integration_tests.conftest import chat_base_url, chat_model, scripted
 from tests.integration_tests.test_reliability import drained_within
 
 if TYPE_CHECKING:
@@ -27,10 +27,13 @@ def llm(**kwargs: Any) -> VLLMCompletions:
 
 def test_invoke_generate_and_usage() -> None:
     model = llm()
-    text = model.invoke(PROMPT)
+    # a continuation longer than max_tokens (12): cut at 12 tokens, the same every time
+    script = scripted(" Paris. It is known for the Eiffel Tower, the Louvre and cafes.")
+    text = model.invoke(PROMPT, extra_body=script)
     assert text.strip()
-    result = model.generate([PROMPT])
-    assert result.generations[0][0].text == text  # greedy: the same text
+    result = model.generate([PROMPT], extra_body=script)
+    assert result.generations[0][0].text == text
+    assert (result.generations[0][0].generation_info or {})["finish_reason"] == "length"
     assert result.llm_output is not None
     usage = result.llm_output["token_usage"]
     assert usage["completion_tokens"] == 12

@@ -44,7 +44,6 @@ def test_a_pickled_chat_model_answers_in_worker_processes(method: str) -> None:
     assert len(results) == len(PROMPTS)
     assert all(text.strip() for _, text, _ in results)
     assert {metadata["model_name"] for _, _, metadata in results} == {chat_model()}
-    assert "Paris" in results[0][1]
     assert llm.invoke("Hi").text  # the parent's own pools still work
 
 

@@ -1,0 +1,47 @@
+"""LangChain's standard integration suite against the real server, with a capable model.
+
+The same suite as ``test_chat_models_standard.py``, but every request carries what a capable
+model would answer as the scripted model's script (``tests/capable_model.py``): tool calls
+chosen on its own, JSON in the shape the prompt describes, answers after tool results. The
+server's chat template, tool-call parser, grammars, streaming and usage are real, so nothing
+here is marked as a capability the model lacks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.capable_model import CapableChatVLLM
+from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
+from tests.standard_suites import SCRATCH_CASSETTES, VLLMSuiteBase
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.mark.vcr
+class TestHermesScripted(VLLMSuiteBase):
+    """A Hermes-format model (Qwen2.5, Hermes, Qwen3) behind ``--tool-call-parser hermes``."""
+
+    @property
+    def chat_model_class(self) -> type[CapableChatVLLM]:
+        return CapableChatVLLM
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {
+            "base_url": chat_base_url(),
+            "model": chat_model(),
+            "script_format": "hermes",
+            "temperature": 0,
+            "max_tokens": 256,
+        }
+
+    @property
+    def model_override_value(self) -> str | None:
+        return chat_adapter()
+
+    def cassette_root(self) -> Path:
+        return SCRATCH_CASSETTES / "scripted"

@@ -5,7 +5,8 @@ objects (which ChatOpenAI turns straight back into dicts) cost more client CPU t
 of a call (measured in ``scripts/bench.py``). So the body and each stream event are read as
 JSON and handed to ChatOpenAI's own converters (``_create_chat_result``,
 ``_convert_chunk_to_generation_chunk``); streams go through ``_streams`` (deadline, partial
-text). Cases ChatOpenAI handles differently (the Responses API, an API gateway) go through
+text). Each answer says how it ended (``errors``: aborted, cut mid tool call, cut structured
+answer, no choices). The Responses API goes through ``_responses``; an API gateway through
 ChatOpenAI.
 """
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from langchain_vllm import _streams, _structured, _tools, _upstream, errors
+from langchain_vllm import _responses, _streams, _structured, _tools, _upstream, errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -36,8 +37,15 @@ class PlainChatCompletions(BaseChatOpenAI):
 
         def _base_url(self) -> str: ...
 
-    def _plain_chat(self, kwargs: dict[str, Any]) -> bool:
-        return not (self._use_responses_api(kwargs) or _upstream.uses_gateway(self))
+    def _route(self, kwargs: dict[str, Any]) -> str:
+        """Which path a call takes.
+
+        ``"chat"`` (read here), ``"responses"`` (``_responses``) or ``"openai"``
+        (ChatOpenAI's own path, for a LangSmith gateway).
+        """
+        if _upstream.uses_gateway(self):
+            return "openai"
+        return "responses" if self._use_responses_api(kwargs) else "chat"
 
     def _wants_stream_usage(self, kwargs: dict[str, Any]) -> bool:
         """Whether to ask for usage on the last chunk; pops ``stream_usage`` from ``kwargs``.
@@ -114,7 +122,10 @@ class PlainChatCompletions(BaseChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if not self._plain_chat(kwargs):
+        route = self._route(kwargs)
+        if route == "responses":
+            return _responses.generate(self, messages, stop, kwargs)
+        if route == "openai":
             return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         payload = self._get_request_payload(messages, stop=stop, **kwargs)
         shape = _structured.AnswerShape(payload)
@@ -129,7 +140,10 @@ class PlainChatCompletions(BaseChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if not self._plain_chat(kwargs):
+        route = self._route(kwargs)
+        if route == "responses":
+            return await _responses.agenerate(self, messages, stop, kwargs)
+        if route == "openai":
             return await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
         payload = self._get_request_payload(messages, stop=stop, **kwargs)
         shape = _structured.AnswerShape(payload)
@@ -144,7 +158,11 @@ class PlainChatCompletions(BaseChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        if not self._plain_chat(kwargs):
+        route = self._route(kwargs)
+        if route == "responses":
+            yield from _responses.stream(self, messages, stop, run_manager, kwargs)
+            return
+        if route == "openai":
             yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
             return
         payload = self._stream_payload(messages, stop, kwargs)
@@ -172,7 +190,12 @@ class PlainChatCompletions(BaseChatOpenAI):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        if not self._plain_chat(kwargs):
+        route = self._route(kwargs)
+        if route == "responses":
+            async for chunk in _responses.astream(self, messages, stop, run_manager, kwargs):
+                yield chunk
+            return
+        if route == "openai":
             async for passed in super()._astream(
                 messages, stop=stop, run_manager=run_manager, **kwargs
             ):

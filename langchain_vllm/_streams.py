@@ -22,10 +22,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import openai
-from langchain_core.messages import AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, message_chunk_to_message
 from langchain_core.outputs import ChatGenerationChunk
-
-from langchain_core.messages import AIMessage, message_chunk_to_message
 
 from langchain_vllm import _tools, errors
 from langchain_vllm._http import httpx
@@ -228,8 +226,10 @@ class ChunkReader:
         shape: AnswerShape,
         calls: _tools.CallsAsked,
     ) -> None:
-        """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``);
-        ``calls`` is what the request asked of tools."""
+        """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``).
+
+        ``calls`` is what the request asked of tools.
+        """
         self._convert = convert
         self._info: dict[str, Any] = info
         self._chunk_class: type = AIMessageChunk

@@ -65,15 +65,13 @@ class _CutCheck:
         output_tokens = usage.get("output_tokens")
         limit = self.max_tokens if output_tokens == self.max_tokens else None
         cause = errors.cut_cause(reason, limit, output_tokens)
-        raise errors.answer_cut(
-            message, reason, cause, what="structured answer", max_tokens=limit
-        )
+        raise errors.answer_cut(message, reason, cause, what="structured answer", max_tokens=limit)
 
     @staticmethod
     def _merge(merged: BaseMessage | None, message: BaseMessage) -> BaseMessage:
         if merged is None or not isinstance(message, AIMessageChunk):
             return message
-        return merged + message  # type: ignore[operator]
+        return cast("BaseMessage", merged + message)
 
     def check(self, messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
         merged = None
@@ -427,8 +425,8 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
     if method in ("function_calling", "json_mode") and (
         schema is not None or method == "json_mode"
     ):
-        bound, parser = _tool_or_json_mode(llm, schema, method, strict=strict, **kwargs)
-        return with_parser(bound, parser, include_raw=include_raw, max_tokens=max_tokens)
+        tool_or_json, parser = _tool_or_json_mode(llm, schema, method, strict=strict, **kwargs)
+        return with_parser(tool_or_json, parser, include_raw=include_raw, max_tokens=max_tokens)
     if (
         method != "json_schema"
         or schema is None
@@ -456,8 +454,10 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
 def _tool_or_json_mode(
     llm: BaseChatModel, schema: Any, method: str, *, strict: bool | None, **kwargs: Any
 ) -> tuple[Runnable[Any, Any], Runnable[Any, Any]]:
-    """The bound model and parser for ``function_calling`` and ``json_mode``, as ChatOpenAI
-    makes them (its chain has no place for the check of a cut answer)."""
+    """The bound model and parser for ``function_calling`` and ``json_mode``.
+
+    As ChatOpenAI makes them; its own chain has no place for the check of a cut answer.
+    """
     is_model = isinstance(schema, type) and is_basemodel_subclass(schema)
     output_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
     if method == "function_calling":

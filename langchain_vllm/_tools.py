@@ -1,4 +1,4 @@
-"""Tools: how ChatVLLM sends them, and what it reads back from an answer cut mid call.
+r"""Tools: how ChatVLLM sends them, and what it reads back from an answer cut mid call.
 
 Sending: strict by default, because vLLM only enforces strict schemas. Measured on vLLM 0.32
 with a small model: without ``"strict": true`` the server lets the model answer with any JSON
@@ -186,6 +186,12 @@ def _tag(literal: str) -> re.Pattern[str]:
     return re.compile(re.escape(literal))
 
 
+# DeepSeek's markers, spelled with a fullwidth bar (U+FF5C) and U+2581 for spaces.
+_DS_CALLS = "<\uff5ctool\u2581calls\u2581begin\uff5c>"
+_DS_CALL = "<\uff5ctool\u2581call\u2581begin\uff5c>"
+_DS_SEP = "<\uff5ctool\u2581sep\uff5c>"
+
+
 MARKUPS: tuple[CallMarkup, ...] = (
     CallMarkup(
         (
@@ -245,22 +251,18 @@ MARKUPS: tuple[CallMarkup, ...] = (
     ),
     CallMarkup(
         ("deepseek_v3", "deepseek_v31"),
-        _tag("<｜tool▁calls▁begin｜>"),
+        _tag(_DS_CALLS),
         (
-            # v3: <｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{...
-            re.compile(
-                r"\s*<｜tool▁call▁begin｜>function<｜tool▁sep｜>(?P<name>[^\n<]+)\n```json\n"
-            ),
-            # v3.1: <｜tool▁call▁begin｜>f<｜tool▁sep｜>{...
-            re.compile(r"\s*<｜tool▁call▁begin｜>(?P<name>[^\n<]+)<｜tool▁sep｜>"),
+            # v3: <calls begin><call begin>function<sep>f\n```json\n{...
+            re.compile(rf"\s*{_DS_CALL}function{_DS_SEP}(?P<name>[^\n<]+)\n```json\n"),
+            # v3.1: <calls begin><call begin>f<sep>{...
+            re.compile(rf"\s*{_DS_CALL}(?P<name>[^\n<]+){_DS_SEP}"),
         ),
-        "<｜tool▁calls▁begin｜>",
+        _DS_CALLS,
     ),
     CallMarkup(("granite-20b-fc",), _tag("<function_call>"), (_JSON_CALL,), "<function_call>"),
     CallMarkup(("jamba", "hunyuan_a13b"), _tag("<tool_calls>"), (_JSON_CALL,), "<tool_calls>"),
-    CallMarkup(
-        ("lfm2",), _tag("<|tool_call_start|>"), (_PYTHON_CALL,), "<|tool_call_start|>"
-    ),
+    CallMarkup(("lfm2",), _tag("<|tool_call_start|>"), (_PYTHON_CALL,), "<|tool_call_start|>"),
     CallMarkup(
         ("functiongemma",),
         _tag("<start_function_call>"),
@@ -285,8 +287,10 @@ when one of the request's tools is named right after them.
 
 @dataclass(frozen=True)
 class FoundCall:
-    """The start of a tool call in a text: where, which tool (if it got that far), and the
-    arguments written so far."""
+    """The start of a tool call in a text.
+
+    Where it starts, which tool (if it got that far), and the arguments written so far.
+    """
 
     start: int
     name: str | None
@@ -390,15 +394,19 @@ def _keep_text(message: AIMessage, end: int) -> None:
         return
     kept: list[Any] = []
     seen = 0
-    for block in message.content:
-        text = block.get("text") if isinstance(block, dict) else None
-        if not isinstance(text, str) or (isinstance(block, dict) and block.get("type") not in ("text", "output_text")):
+    for block in message.content:  # the blocks ``message.text`` reads: strings, "text"
+        if isinstance(block, str):
+            text = block
+        elif block.get("type") == "text" and isinstance(block.get("text"), str):
+            text = block["text"]
+        else:
             kept.append(block)
             continue
         if seen + len(text) <= end:
             kept.append(block)
         elif seen < end:
-            kept.append({**block, "text": text[: end - seen].rstrip()})
+            cut = text[: end - seen].rstrip()
+            kept.append(cut if isinstance(block, str) else {**block, "text": cut})
         seen += len(text)
     message.content = kept
 
@@ -479,9 +487,13 @@ def stream_cut(
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
-            complete.append({"name": chunk.get("name") or "", "args": parsed, "id": chunk.get("id")})
+            complete.append(
+                {"name": chunk.get("name") or "", "args": parsed, "id": chunk.get("id")}
+            )
         else:
-            cut.append(make_invalid(name=chunk.get("name"), args=arguments, id=chunk.get("id"), error=None))
+            cut.append(
+                make_invalid(name=chunk.get("name"), args=arguments, id=chunk.get("id"), error=None)
+            )
     partial = AIMessage(
         content=merged.content,
         additional_kwargs=merged.additional_kwargs,

@@ -661,9 +661,10 @@ class ChatVLLM(
 
     def _use_responses_api(self, payload: dict[str, Any]) -> bool:
         # ChatOpenAI switches to /v1/responses for OpenAI model names and OpenAI-only
-        # fields; vLLM models go to Chat Completions unless the user opts in.
+        # fields; vLLM models go to Chat Completions unless the user opts in (also by
+        # asking for the previous response to be continued on the server).
         del payload
-        return self.use_responses_api is True
+        return self.use_responses_api is True or self.use_previous_response_id
 
     def _get_request_payload(
         self,
@@ -683,6 +684,13 @@ class ChatVLLM(
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
             raise ValueError(msg)
+        responses = self._use_responses_api(kwargs)
+        if not responses and (only := [k for k in _request.RESPONSES_ONLY_FIELDS if k in kwargs]):
+            msg = (
+                f"{', '.join(only)} belongs to the Responses API; Chat Completions would lose "
+                "it. Use ChatVLLM(use_responses_api=True)."
+            )
+            raise ValueError(msg)
         # Skip ChatOpenAI's override, which renames the system role to "developer" for
         # model names like "o3-…"; vLLM's chat templates know "system".
         payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
@@ -699,7 +707,11 @@ class ChatVLLM(
                 lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
             )
         return _request.finish_payload(
-            payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
+            payload,
+            model=self.model_id,
+            wire=wire,
+            vllm_fields=vllm_fields,
+            endpoint="responses" if responses else "chat",
         )
 
     def _learn_template(self, messages: list[BaseMessage]) -> None:

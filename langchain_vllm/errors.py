@@ -322,9 +322,7 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
       status it names, saying so with ``base_url`` and the server's message.
     """
     explained = _explain(error, base_url, tuple(served))
-    if not isinstance(error, openai.APIStatusError) or not isinstance(
-        explained, openai.APIError
-    ):
+    if not isinstance(error, openai.APIStatusError) or not isinstance(explained, openai.APIError):
         return explained
     said = _error_in_ok(error, base_url, explained.message)
     if said is not None:
@@ -380,10 +378,22 @@ def _in_taxonomy(error: Exception, base_url: str) -> Exception:
     if isinstance(error, openai.APIConnectionError):
         return connection_error(base_url, error)
     if isinstance(error, openai.APIStatusError):
+        message = error.message
+        if error.status_code == 404 and _STORED_RESPONSE.search(message):  # noqa: PLR2004
+            message = f"{message} {_STORE_HINT}"
         for sdk_class, ours in _STATUS_ERRORS:
             if isinstance(error, sdk_class):
-                return ours(message=error.message, response=error.response, body=error.body)
+                return ours(message=message, response=error.response, body=error.body)
     return error
+
+
+_STORED_RESPONSE = re.compile(r"Response with id '[^']*' not found", re.IGNORECASE)
+_STORE_HINT = (
+    "vLLM keeps Responses API answers (for previous_response_id and background=True) only "
+    f"when the server runs with the environment variable {_flags.RESPONSES_STORE}=1, in "
+    "memory, until it restarts. Without it, send the whole conversation instead of "
+    "previous_response_id."
+)
 
 
 # ------------------------------------------------------------------ streams that end early
@@ -451,9 +461,11 @@ ABORT_FINISH_REASON = "abort"
 
 
 def cut_reason(metadata: Mapping[str, Any]) -> str | None:
-    """Why an answer was cut, from its ``response_metadata`` (or a choice): ``"length"``,
-    ``"repetition"``, the Responses API's ``"max_output_tokens"``; ``None`` for an answer
-    the model ended itself."""
+    """Why an answer was cut, from its ``response_metadata`` (or a choice).
+
+    ``"length"``, ``"repetition"``, the Responses API's ``"max_output_tokens"``; ``None`` for
+    an answer the model ended itself.
+    """
     reason = metadata.get("finish_reason")
     if reason in CUT_FINISH_REASONS:
         return str(reason)

@@ -187,7 +187,7 @@ def _reads_as_json_ok(response: httpx.Response) -> bool:
     return response.status_code == 200 and "json" in content_type  # noqa: PLR2004
 
 
-def _as_named_status(response: httpx.Response) -> httpx.Response:
+def _as_named_status(response: httpx.Response, request: httpx.Request) -> httpx.Response:
     """A read ``200 OK`` answer with an error body as the status it names (else unchanged).
 
     The SDK then raises (and retries a 503) as for that status; ``ERROR_IN_OK`` tells
@@ -203,7 +203,7 @@ def _as_named_status(response: httpx.Response) -> httpx.Response:
         status,
         headers=headers,
         content=response.content,
-        request=response.request,
+        request=request,
         extensions=response.extensions,
     )
 
@@ -229,7 +229,7 @@ class RetryPolicyTransport(httpx.BaseTransport):
             response = self._inner.handle_request(request)
             if _reads_as_json_ok(response):
                 response.read()
-                response = _as_named_status(response)
+                response = _as_named_status(response, request)
             return _retry_policy(response)
         except httpx.ReadTimeout as error:
             raise openai.APITimeoutError(request=request) from error
@@ -252,7 +252,7 @@ class AsyncRetryPolicyTransport(httpx.AsyncBaseTransport):
             response = await self._inner.handle_async_request(request)
             if _reads_as_json_ok(response):
                 await response.aread()
-                response = _as_named_status(response)
+                response = _as_named_status(response, request)
             return _retry_policy(response)
         except httpx.ReadTimeout as error:
             raise openai.APITimeoutError(request=request) from error

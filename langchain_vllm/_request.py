@@ -285,6 +285,9 @@ silently ignores any other (``min_tokens``, ``thinking_token_budget``, ``n`` …
 RESPONSES_ONLY_FIELDS = ("previous_response_id", "background")
 """Per-call fields only the Responses API reads (Chat Completions would lose them)."""
 
+_LOGPROBS = "message.output_text.logprobs"
+"""What the Responses API ``include``s for ``logprobs=True``."""
+
 _CHECKED_VERSIONS = ((0, 12, 0), (0, 32, 99))
 """Servers whose request fields are the ones above (older ones read ``guided_*``; newer
 ones may read fields this package does not know yet, so they are not checked)."""
@@ -351,6 +354,15 @@ def check_structured_outputs(constraints: dict[str, Any]) -> None:
         raise ValueError(msg)
 
 
+def _logprobs_as_include(payload: dict[str, Any]) -> None:
+    """``logprobs=True`` as the Responses API asks for it (``include``)."""
+    if payload.pop("logprobs", None):
+        include = list(payload.get("include") or [])
+        if _LOGPROBS not in include:
+            include.append(_LOGPROBS)
+        payload["include"] = include
+
+
 def finish_payload(
     payload: dict[str, Any],
     *,
@@ -389,6 +401,7 @@ def finish_payload(
         check_extra_body(user_extra, wire)
     if endpoint == "responses":
         check_responses_fields({**extra, **user_extra}, wire)
+        _logprobs_as_include(payload)
     if constraints is not None:
         check_structured_outputs(dict(constraints))
         translated = _versions.translate_constraints(dict(constraints), wire)

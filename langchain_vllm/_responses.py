@@ -82,6 +82,22 @@ def with_reasoning_summary(response: Response) -> Response:
     return response
 
 
+def _logprobs(response: Any) -> list[Any]:
+    """The token logprobs of an answer's text, as plain dicts.
+
+    (Sent for ``include=["message.output_text.logprobs"]``, which ``logprobs=True`` asks
+    for.)
+    """
+    output = response.get("output") if isinstance(response, dict) else response.output
+    found: list[Any] = []
+    for item in output or []:
+        item_dict = item if isinstance(item, dict) else item.model_dump(mode="json")
+        for part in item_dict.get("content") or []:
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                found.extend(part.get("logprobs") or [])
+    return found
+
+
 def _result(
     model: ResponsesModel,
     response: Response,
@@ -100,6 +116,8 @@ def _result(
             _tools.mark_cut(
                 generation.message, calls, errors.cut_reason(generation.message.response_metadata)
             )
+            if logprobs := _logprobs(response):
+                generation.message.response_metadata["logprobs"] = {"content": logprobs}
     return result
 
 
@@ -204,6 +222,9 @@ class EventReader:
             item_output_indices=self._item_output_indices,
         )
         self._indexes = (indexes[0], indexes[1], indexes[2])
+        last = kind in ("response.completed", "response.incomplete")
+        if chunk is not None and last and (logprobs := _logprobs(event.get("response") or {})):
+            chunk.message.response_metadata["logprobs"] = {"content": logprobs}
         if chunk is not None:
             if "reasoning" in chunk.message.additional_kwargs:
                 self._has_reasoning = True

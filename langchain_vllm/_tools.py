@@ -210,12 +210,13 @@ MARKUPS: tuple[CallMarkup, ...] = (
         (
             _JSON_CALL,  # hermes: <tool_call>\n{"name": "f", "arguments": {...}}
             re.compile(r"\s*<function=(?P<name>[^>\s]+)>\s*"),  # qwen3_xml/coder
-            re.compile(r"\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\n"),  # glm: <tool_call>f\n<arg_key>
+            # glm: <tool_call>f<arg_key>k</arg_key>... (or f\n<arg_key>)
+            re.compile(r"\s*(?P<name>[A-Za-z_][\w.\-]*)\s*(?=<arg_key>|\n)"),
         ),
         "<tool_call>",
     ),
     CallMarkup(
-        ("llama3_json", "llama4_json", "llama4_pythonic", "pythonic", "olmo3"),
+        ("llama3_json", "llama4_json"),  # <|python_tag|>{"name": ...} or a built-in tool
         _tag("<|python_tag|>"),
         (_JSON_CALL, _PYTHON_CALL),
         "<|python_tag|>",
@@ -238,7 +239,8 @@ MARKUPS: tuple[CallMarkup, ...] = (
     ),
     CallMarkup(
         ("pythonic", "llama4_pythonic", "olmo3"),
-        re.compile(r"^\s*(?=\[\s*[A-Za-z_][\w.]*\()"),  # a bare [f(a=1), g(...)]
+        # [f(a=1), g(...)], or olmo3's calls one per line without the brackets
+        re.compile(r"^\s*(?=\[?\s*[A-Za-z_][\w.]*\()"),
         (_PYTHON_CALL,),
         None,
         needs_known_name=True,

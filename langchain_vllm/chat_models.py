@@ -276,6 +276,46 @@ class ChatVLLM(
         sent back with the history, in the field name the server's version accepts.
         Structured output is parsed from ``content`` only, never from the reasoning.
 
+    Cut answers:
+        .. code-block:: python
+
+            from langchain_vllm.errors import VLLMAnswerCutError
+
+            short = ChatVLLM(max_tokens=4).bind_tools([GetWeather], tool_choice="GetWeather")
+            msg = short.invoke("What is the weather like in Paris?")
+            msg.invalid_tool_calls[0]["error"]  # '... cut ... max_tokens=4 ...'
+            try:
+                for chunk in short.stream("What is the weather like in Paris?"):
+                    pass
+            except VLLMAnswerCutError as error:
+                error.partial.invalid_tool_calls  # the answer so far, the cut call in it
+
+        An answer vLLM stops at ``max_tokens`` (``finish_reason="length"``, or
+        ``"repetition"``) in the middle of a tool call comes back as an invalid tool call
+        (the tool's name when known, the partial arguments, an error naming the limit), never
+        as the tool parser's markup in ``content``; streamed, it raises
+        :class:`~langchain_vllm.errors.VLLMAnswerCutError` (an ``OutputParserException``)
+        with the answer so far in ``partial``. Structured output cut before its end raises
+        the same error (``parsing_error`` with ``include_raw=True``). ``finish_reason="abort"``
+        raises :class:`~langchain_vllm.errors.VLLMAbortedError`; a ``200`` whose body is an
+        error without choices (routers, proxies) raises the error of the status it names
+        (a 503 is retried). See ``docs/chat.md`` ("When an answer is cut").
+
+    Responses API:
+        .. code-block:: python
+
+            responder = ChatVLLM(use_responses_api=True, max_tokens=16)
+            responder.invoke("Hi").content_blocks
+            # conversation kept on the server (needs VLLM_ENABLE_RESPONSES_API_STORE=1):
+            # ChatVLLM(use_responses_api=True, use_previous_response_id=True)
+
+        ``use_responses_api=True`` (or ``use_previous_response_id=True``) talks to vLLM's
+        ``/v1/responses``: gpt-oss's primary interface; tools, structured output, streaming,
+        reasoning items (their text in ``content_blocks``), ``previous_response_id`` and
+        ``background=True`` (waited for). Fields vLLM's Responses API would ignore
+        (``min_tokens``, ``thinking_token_budget``) raise ``ValueError``; see
+        ``docs/chat.md`` ("Responses API") for what it lacks next to OpenAI's.
+
     Token counting:
         .. code-block:: python
 

@@ -34,7 +34,7 @@ from openai._models import construct_type
 from openai.types.responses import ResponseReasoningSummaryTextDeltaEvent, ResponseStreamEvent
 from openai.types.responses.response_reasoning_item import Summary
 
-from langchain_vllm import _streams, _tools, _upstream, errors
+from langchain_vllm import _streams, _structured, _tools, _upstream, errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -101,23 +101,25 @@ def _logprobs(response: Any) -> list[Any]:
 def _result(
     model: ResponsesModel,
     response: Response,
-    kwargs: dict[str, Any],
+    schema: Any,
     calls: _tools.CallsAsked,
     info: dict[str, Any],
 ) -> ChatResult:
     result = _upstream.responses_result(
         with_reasoning_summary(response),
-        schema=_schema(kwargs),
+        schema=None,
         metadata=info,
         output_version=model.output_version,
     )
     for generation in result.generations:
-        if isinstance(generation.message, AIMessage):
-            _tools.mark_cut(
-                generation.message, calls, errors.cut_reason(generation.message.response_metadata)
-            )
-            if logprobs := _logprobs(response):
-                generation.message.response_metadata["logprobs"] = {"content": logprobs}
+        message = generation.message
+        if not isinstance(message, AIMessage):
+            continue
+        _tools.mark_cut(message, calls, errors.cut_reason(message.response_metadata))
+        if logprobs := _logprobs(response):
+            message.response_metadata["logprobs"] = {"content": logprobs}
+        if schema is not None:
+            _parsed(message, schema, calls)
     return result
 
 
@@ -126,6 +128,40 @@ def _payload(
 ) -> tuple[dict[str, Any], _tools.CallsAsked]:
     payload = model._get_request_payload(messages, stop=stop, **kwargs)  # noqa: SLF001
     return payload, _tools.CallsAsked.of(payload)
+
+
+def _json_schema_text(payload: dict[str, Any]) -> Any:
+    """Send a Pydantic answer class as its JSON schema; return the class (else ``None``).
+
+    ChatOpenAI leaves it as ``text_format`` for the SDK's ``responses.parse``, which raises a
+    JSON error inside the model call for a cut answer; it is parsed here instead (see
+    :func:`_parsed`), as ChatVLLM does for Chat Completions.
+    """
+    schema = payload.pop("text_format", None)
+    if schema is None:
+        return None
+    response_format, _ = _structured.json_schema_format(schema, strict=True, as_dict=True)
+    text = dict(payload.get("text") or {})
+    text["format"] = {"type": "json_schema", **response_format["json_schema"]}
+    payload["text"] = text
+    return schema
+
+
+def _parsed(message: AIMessage, schema: Any, calls: _tools.CallsAsked) -> None:
+    """Put the answer, parsed into ``schema``, in ``additional_kwargs["parsed"]``.
+
+    Raises:
+        VLLMAnswerCutError: The answer was cut before it was complete.
+    """
+    if message.tool_calls or message.invalid_tool_calls:
+        return
+    reason = errors.cut_reason(message.response_metadata)
+    if reason is not None:
+        cause = errors.cut_cause(reason, calls.max_tokens)
+        raise errors.answer_cut(
+            message, reason, cause, what="structured answer", max_tokens=calls.max_tokens
+        )
+    message.additional_kwargs["parsed"] = schema.model_validate_json(message.text)
 
 
 def _info(model: ResponsesModel, raw: Any) -> dict[str, Any]:
@@ -141,6 +177,7 @@ def generate(
     """One answer from ``/v1/responses`` (a background one is waited for)."""
     payload, calls = _payload(model, messages, stop, kwargs)
     payload.pop("stream", None)
+    schema = _json_schema_text(payload)
     raw = model.root_client.responses.with_raw_response.create(**payload)
     response: Response = raw.parse()
     wait = _POLL_SECONDS[0]
@@ -148,7 +185,7 @@ def generate(
         time.sleep(wait)
         wait = min(wait * 2, _POLL_SECONDS[1])
         response = model.root_client.responses.retrieve(response.id)
-    return _result(model, response, kwargs, calls, _info(model, raw))
+    return _result(model, response, schema, calls, _info(model, raw))
 
 
 async def agenerate(
@@ -160,6 +197,7 @@ async def agenerate(
     """Async twin of :func:`generate`."""
     payload, calls = _payload(model, messages, stop, kwargs)
     payload.pop("stream", None)
+    schema = _json_schema_text(payload)
     raw = await model.root_async_client.responses.with_raw_response.create(**payload)
     response: Response = raw.parse()
     wait = _POLL_SECONDS[0]
@@ -167,7 +205,7 @@ async def agenerate(
         await asyncio.sleep(wait)
         wait = min(wait * 2, _POLL_SECONDS[1])
         response = await model.root_async_client.responses.retrieve(response.id)
-    return _result(model, response, kwargs, calls, _info(model, raw))
+    return _result(model, response, schema, calls, _info(model, raw))
 
 
 class EventReader:

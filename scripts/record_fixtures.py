@@ -135,6 +135,17 @@ def _record_endings(client: httpx.Client, model: str, reasoning_base_url: str) -
         "max_output_tokens": 20,
         "vllm_xargs": {"script": CUT_CALL_SCRIPT},
     }
+    structured_format = {"type": "json_schema", **WEATHER_FORMAT["json_schema"]}  # type: ignore[dict-item]
+    responses_structured = {
+        "model": model,
+        "input": "What is the weather in Paris?",
+        "text": {"format": structured_format},
+        "max_output_tokens": 40,
+        "vllm_xargs": {"script": WEATHER_JSON},
+    }
+    _record(client, "responses_structured", "POST", "/responses", responses_structured)
+    cut_structured = {**responses_structured, "max_output_tokens": 5}
+    _record(client, "responses_structured_cut", "POST", "/responses", cut_structured)
     _record(client, "responses_tool_cut", "POST", "/responses", responses_cut)
     stream_cut = {**responses_cut, "stream": True}
     _record(client, "responses_tool_cut_stream", "POST", "/responses", stream_cut)

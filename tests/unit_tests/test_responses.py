@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from langchain_core.messages import AIMessage
+from pydantic import BaseModel
 
 from langchain_vllm import ChatVLLM
 from langchain_vllm._http import httpx
@@ -236,3 +237,33 @@ def test_fields_the_responses_api_ignores_are_refused(
     with pytest.raises(ValueError, match="Responses API"):
         responses(fake).invoke("hi", **kwargs)
     assert fake.bodies("/v1/responses") == []
+
+
+class Weather(BaseModel):
+    """The weather in a city."""
+
+    city: str
+    forecast: str
+
+
+def test_a_pydantic_answer_class_is_parsed(fake: FakeVLLM) -> None:
+    fake.responses_answer = "responses_structured"
+    message = responses(fake).bind(response_format=Weather).invoke("Weather?")
+    assert message.additional_kwargs["parsed"] == Weather(city="Paris", forecast="sunny")
+    sent = fake.bodies("/v1/responses")[0]["text"]["format"]
+    assert (sent["type"], sent["name"], sent["strict"]) == ("json_schema", "Weather", True)
+
+
+@pytest.mark.parametrize("method", ["bind", "with_structured_output"])
+def test_a_cut_structured_answer_raises_naming_max_tokens(fake: FakeVLLM, method: str) -> None:
+    # recorded: max_output_tokens=5 -> status incomplete, text '{"city":"Paris","'
+    fake.responses_answer = "responses_structured_cut"
+    llm = responses(fake, max_tokens=5)
+    runnable = (
+        llm.bind(response_format=Weather)
+        if method == "bind"
+        else llm.with_structured_output(Weather)
+    )
+    with pytest.raises(VLLMAnswerCutError, match="max_tokens=5") as caught:
+        runnable.invoke("Weather?")
+    assert caught.value.llm_output == '{"city":"Paris","'

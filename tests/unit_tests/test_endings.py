@@ -99,6 +99,25 @@ def test_a_call_cut_in_its_arguments_keeps_its_name_and_partial_arguments(
     assert "max_tokens=18" in str(cut["error"])
 
 
+def test_a_call_stopped_by_repetition_detection_says_so() -> None:
+    # vLLM's finish_reason "repetition" (the request's repetition_detection) cuts an answer too
+    fake = FakeVLLM()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/chat/completions"):
+            return fake.handler(request)
+        answer = copy.deepcopy(load("tool_call_cut_args")["body"])
+        answer["choices"][0]["finish_reason"] = "repetition"
+        return httpx.Response(200, json=answer)
+
+    mock = httpx.MockTransport(handler)
+    llm = ChatVLLM(base_url=BASE_URL, http_client=httpx.Client(transport=mock))
+    message = llm.bind_tools([get_weather]).invoke(WEATHER_Q)
+    assert isinstance(message, AIMessage)
+    [cut] = message.invalid_tool_calls
+    assert "repetition_detection" in str(cut["error"])
+
+
 def test_a_complete_call_is_left_alone(fake: FakeVLLM) -> None:
     message = make(fake).bind_tools([get_weather], tool_choice="any").invoke(WEATHER_Q)
     assert isinstance(message, AIMessage)

@@ -107,10 +107,14 @@ def test_output_version_v1(fake: FakeVLLM) -> None:
     assert message.content_blocks[0].get("text") == "Hello there"
 
 
-def test_a_call_cut_at_max_output_tokens_is_an_invalid_tool_call(fake: FakeVLLM) -> None:
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_call_cut_at_max_output_tokens_is_an_invalid_tool_call(
+    fake: FakeVLLM, *, asynchronous: bool
+) -> None:
     # recorded: auto, max_output_tokens=20 -> text '<tool_call>\n{"name": ..., {"city":'
     fake.responses_answer = "responses_tool_cut"
-    message = responses(fake, max_tokens=20).bind_tools([get_weather]).invoke("Weather?")
+    llm = responses(fake, max_tokens=20).bind_tools([get_weather])
+    message = asyncio.run(llm.ainvoke("Weather?")) if asynchronous else llm.invoke("Weather?")
     assert isinstance(message, AIMessage)
     assert message.text == ""
     assert message.tool_calls == []
@@ -120,12 +124,15 @@ def test_a_call_cut_at_max_output_tokens_is_an_invalid_tool_call(fake: FakeVLLM)
     assert "max_output_tokens" in str(cut["error"])
 
 
-def test_a_stream_cut_mid_call_raises_with_the_partial_answer(fake: FakeVLLM) -> None:
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_stream_cut_mid_call_raises_with_the_partial_answer(
+    fake: FakeVLLM, *, asynchronous: bool
+) -> None:
     # recorded stream: a function_call item whose arguments stop at '{"city":'
     fake.responses_answer = "responses_tool_cut"
     llm = responses(fake, max_tokens=20).bind_tools([get_weather])
     with pytest.raises(VLLMAnswerCutError, match="max_tokens=20") as caught:
-        _stream(llm, "Weather?")
+        asyncio.run(_astream(llm, "Weather?")) if asynchronous else _stream(llm, "Weather?")
     partial = caught.value.partial
     assert partial.tool_calls == []
     [cut] = partial.invalid_tool_calls

@@ -46,13 +46,14 @@ def llm(**kwargs: Any) -> ChatVLLM:
 
 
 @pytest.mark.parametrize(
-    ("tool_choice", "max_tokens", "name", "arguments"),
+    ("tool_choice", "max_tokens", "name", "arguments", "asynchronous"),
     [
-        ("get_weather", 4, "get_weather", ""),  # cut in "<tool_call": the name is the forced one
-        ("auto", 18, "get_weather", '{"'),  # cut in the arguments: the name was written
+        # cut in "<tool_call": the name is the forced one
+        ("get_weather", 4, "get_weather", "", False),
+        # cut in the arguments: the name was written
+        ("auto", 18, "get_weather", '{"', True),
     ],
 )
-@pytest.mark.parametrize("asynchronous", [False, True])
 def test_a_call_cut_at_max_tokens_is_an_invalid_tool_call_saying_so(
     tool_choice: str, max_tokens: int, name: str, arguments: str, *, asynchronous: bool
 ) -> None:

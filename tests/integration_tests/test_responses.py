@@ -9,6 +9,7 @@ server started with ``VLLM_ENABLE_RESPONSES_API_STORE=1`` (the launcher's chat s
 from __future__ import annotations
 
 import asyncio
+import json
 from functools import cache
 from typing import Any
 
@@ -156,22 +157,34 @@ def stored_url() -> str:
     return url
 
 
+def _watched(url: str, **kwargs: Any) -> tuple[ChatVLLM, list[httpx.Request]]:
+    """A Responses ChatVLLM whose requests are kept (read after they are sent)."""
+    sent: list[httpx.Request] = []
+    client = httpx.Client(event_hooks={"request": [sent.append]}, timeout=120)
+    return responses(url, http_client=client, **kwargs), sent
+
+
 def test_previous_response_id_sends_only_the_new_message(stored_url: str) -> None:
-    llm = responses(stored_url, max_tokens=4, use_previous_response_id=True)
+    llm, sent = _watched(stored_url, max_tokens=4, use_previous_response_id=True)
     history: list[BaseMessage] = [HumanMessage("My name is Ada. Remember it.")]
     history.append(llm.invoke(history, **HELLO))
-    alone = responses(stored_url, max_tokens=4).invoke("What is my name?", **HELLO)
     history.append(HumanMessage("What is my name?"))
     continued = llm.invoke(history, **HELLO)
-    assert continued.response_metadata["previous_response_id"] == history[1].response_metadata["id"]
-    # only the new message was sent; the server added the first turn (its prompt is longer)
+    body = json.loads([r for r in sent if r.method == "POST"][-1].content)
+    assert body["previous_response_id"] == history[1].response_metadata["id"]
+    assert [item["content"] for item in body["input"]] == ["What is my name?"]
+    # the server put the first turn back in: the prompt is longer than the new message alone
+    alone = responses(stored_url, max_tokens=4).invoke("What is my name?", **HELLO)
     assert continued.usage_metadata is not None
     assert alone.usage_metadata is not None
     assert continued.usage_metadata["input_tokens"] > alone.usage_metadata["input_tokens"] + 8
 
 
 def test_background_responses_are_waited_for(stored_url: str) -> None:
-    message = responses(stored_url, max_tokens=8).invoke("Say hello.", background=True, **HELLO)
+    llm, sent = _watched(stored_url, max_tokens=8)
+    message = llm.invoke("Say hello.", background=True, **HELLO)
     assert message.text == "Hello there"
     assert message.response_metadata["status"] == "completed"
-    assert message.response_metadata.get("background") is True
+    polls = [r for r in sent if r.method == "GET" and r.url.path.startswith("/v1/responses/")]
+    assert polls  # answered "queued" at once, then asked until done
+    assert json.loads(next(r for r in sent if r.method == "POST").content)["background"] is True

@@ -17,8 +17,14 @@ OpenAI's (measured on vLLM 0.32):
   started with ``VLLM_ENABLE_RESPONSES_API_STORE=1``; otherwise it answers 400, saying so).
 - Error events (``error``, ``response.failed``) end the stream as an interrupted stream
   naming the server's message, keeping what arrived.
+- ``logprobs=True`` is asked as ``include=["message.output_text.logprobs"]`` (``_request``);
+  vLLM's logprobs of the answer's text go to ``response_metadata["logprobs"]`` as in chat.
+- A Pydantic answer class is sent as its JSON schema and parsed here (ChatOpenAI would use
+  the SDK's ``responses.parse``, whose JSON error for a cut answer says nothing of the cut).
 
 Streams go through ``_streams`` (``stream_deadline``, the partial answer kept in errors).
+The SDK's ``construct_type`` builds its typed events from the plain JSON, as its own stream
+reader does: langchain-openai's converter reads them by attribute.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ class CallMarkup:
         opening: Where a call starts (searched in the text).
         calls: The start of one call after the opening, with its tool's ``name`` as a
             group; the arguments follow the match.
-        literal: The opening as literal text, when it is one (an answer cut inside it ends
+        literal: The parser's opening token, when it has one (an answer cut inside it ends
             with a prefix of it); ``None`` for openings that are no fixed text.
         needs_known_name: The opening is common outside tool calls (a JSON object, a Python
             list): it counts only when a bound tool's name follows.
@@ -271,7 +271,7 @@ MARKUPS: tuple[CallMarkup, ...] = (
         (re.compile(r"\s*call:(?P<name>[\w.\-]+)\{"),),  # call:f{a:<escape>1<escape>}
         "<start_function_call>",
     ),
-    CallMarkup(("phi4_mini_json",), _tag("functools["), (_JSON_CALL,), "functools["),
+    CallMarkup(("phi4_mini_json",), _tag("functools["), (_JSON_CALL,), "functools"),
     CallMarkup(
         ("internlm",),
         _tag("<|action_start|>"),
@@ -300,7 +300,8 @@ class FoundCall:
 
 
 _SHORTEST_PREFIX = 2
-"""An answer cut inside an opening counts from this many of its characters (``<t``)."""
+"""An answer cut inside an opening counts from this many of its characters (``<t``), for
+openings that start with a sign (``<``, ``[``), not a letter."""
 
 
 def find_call(text: str, names: frozenset[str] = frozenset()) -> FoundCall | None:
@@ -330,8 +331,10 @@ def find_call(text: str, names: frozenset[str] = frozenset()) -> FoundCall | Non
         return min(found, key=lambda call: call.start)
     for markup in MARKUPS:
         literal = markup.literal
-        for size in range(len(literal or "") - 1, _SHORTEST_PREFIX - 1, -1):
-            if literal is not None and text.endswith(literal[:size]):
+        if literal is None or literal[0].isalnum():  # "functools[": "fu" ends words too
+            continue
+        for size in range(len(literal) - 1, _SHORTEST_PREFIX - 1, -1):
+            if text.endswith(literal[:size]):
                 return FoundCall(len(text) - size, None, "")
     return None
 

@@ -422,8 +422,10 @@ def mark_cut(message: AIMessage, calls: CallsAsked, reason: str | None) -> bool:
     A call is found in the message's invalid tool calls (arguments that are no JSON), in
     the text (a parser's opening markup, :data:`MARKUPS`), or, when ``tool_choice`` forced
     a call and none came back, in the whole text. The text keeps what came before the call;
-    the invalid tool call has the tool's name (when it got that far, or the forced one),
-    the partial arguments and an error naming the limit reached.
+    the invalid tool call has the tool's name (when it got that far, or the forced one;
+    else ``""``: vLLM refuses a conversation sent back with a nameless call), the partial
+    arguments, an id (agents answer it with an error ``ToolMessage``) and an error naming
+    the limit reached.
 
     Args:
         message: A complete answer (changed in place).
@@ -456,7 +458,7 @@ def mark_cut(message: AIMessage, calls: CallsAsked, reason: str | None) -> bool:
         _keep_text(message, found.start)
         message.invalid_tool_calls.append(
             make_invalid(
-                name=found.name or calls.forced_name,
+                name=found.name or calls.forced_name or "",
                 args=found.arguments,
                 id=f"call_cut_{uuid.uuid4().hex[:16]}",
                 error=error,
@@ -514,7 +516,7 @@ def stream_cut(
             return None
         partial.invalid_tool_calls.append(
             make_invalid(
-                name=calls.forced_name,
+                name=calls.forced_name or "",
                 args="",
                 id=f"call_cut_{uuid.uuid4().hex[:16]}",
                 error=errors.cut_tool_call(

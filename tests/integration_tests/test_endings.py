@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
@@ -67,6 +67,19 @@ def test_a_call_cut_at_max_tokens_is_an_invalid_tool_call_saying_so(
     assert (cut["name"], cut["args"]) == (name, arguments)
     assert f"max_tokens={max_tokens}" in str(cut["error"])
     assert "finish_reason='length'" in str(cut["error"])
+
+
+def test_a_conversation_with_a_cut_call_goes_on() -> None:
+    # cut before the tool's name: the invalid call has none, yet vLLM takes the history back
+    bound = llm(max_tokens=4).bind_tools([get_weather])
+    cut = bound.invoke(QUESTION, **SCRIPT)
+    assert isinstance(cut, AIMessage)
+    [invalid] = cut.invalid_tool_calls
+    answered = ToolMessage("cut", tool_call_id=str(invalid["id"]), status="error")
+    history = [HumanMessage(QUESTION), cut, answered, HumanMessage("Try again.")]
+    again = llm(max_tokens=40).bind_tools([get_weather]).invoke(history, **SCRIPT)
+    assert isinstance(again, AIMessage)
+    assert [call["args"] for call in again.tool_calls] == [{"city": "Paris"}]
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])

@@ -5,6 +5,8 @@ from importlib import metadata
 from langchain_vllm.chat_models import ChatVLLM
 from langchain_vllm.embeddings import VLLMEmbeddings
 from langchain_vllm.errors import (
+    VLLMAbortedError,
+    VLLMAnswerCutError,
     VLLMAuthenticationError,
     VLLMConnectionError,
     VLLMContextOverflowError,
@@ -29,6 +31,8 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 
 __all__ = [
     "ChatVLLM",
+    "VLLMAbortedError",
+    "VLLMAnswerCutError",
     "VLLMAuthenticationError",
     "VLLMCompletions",
     "VLLMConnectionError",

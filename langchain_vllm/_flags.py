@@ -44,6 +44,10 @@ LORA_MODULES: Final = "--lora-modules"
 RUNTIME_LORA_UPDATING: Final = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
 """The server's environment variable that opens ``/v1/load_lora_adapter`` (set to ``True``)."""
 
+RESPONSES_STORE: Final = "VLLM_ENABLE_RESPONSES_API_STORE"
+"""The server's environment variable (set to ``1``) that keeps Responses API answers, for
+``previous_response_id`` and ``background=True`` (in memory, until the server restarts)."""
+
 POOLING_RUNNER: Final = "--runner pooling"
 """Serves an embedding or reranking model (``/v1/embeddings``, ``/rerank``, ``/score``)."""
 

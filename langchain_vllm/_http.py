@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import os
 import re
 import weakref
@@ -150,8 +151,68 @@ def _retry_policy(response: httpx.Response) -> httpx.Response:
     return response
 
 
+ERROR_IN_OK = "x-langchain-vllm-error-in-200"
+"""Header on an answer read from ``200 OK`` with an error body as the status it names."""
+
+_ANSWER_KEYS = ("choices", "output", "data")
+"""Keys of a successful answer's body (chat/completions, Responses, embeddings/models)."""
+
+
+def _named_status(response: httpx.Response) -> int | None:
+    """The error status a read ``200 OK`` JSON answer carries in its body, else ``None``.
+
+    Routers and proxies in front of vLLM answer failures with a 200 whose body has an
+    ``error`` object and no answer (``{"choices": null, "error": {"message": ..., "code":
+    503}}``); the status is the error's ``code`` (500 when it names none).
+    """
+    content = response.content
+    if b'"error"' not in content:  # cheap: most answers carry no error key
+        return None
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        return None
+    if any(body.get(key) for key in _ANSWER_KEYS):
+        return None
+    code = body["error"].get("code")
+    status = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else 0
+    return status if 400 <= status <= 599 else 500  # noqa: PLR2004
+
+
+def _reads_as_json_ok(response: httpx.Response) -> bool:
+    """Whether ``response`` is a ``200 OK`` JSON answer (streams are never read here)."""
+    content_type = response.headers.get("content-type", "")
+    return response.status_code == 200 and "json" in content_type  # noqa: PLR2004
+
+
+def _as_named_status(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """A read ``200 OK`` answer with an error body as the status it names (else unchanged).
+
+    The SDK then raises (and retries a 503) as for that status; ``ERROR_IN_OK`` tells
+    ``errors.explain_error`` to say where the error came from.
+    """
+    status = _named_status(response)
+    if status is None:
+        return response
+    dropped = ("content-length", "content-encoding", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+    headers.append((ERROR_IN_OK, "1"))
+    return httpx.Response(
+        status,
+        headers=headers,
+        content=response.content,
+        request=request,
+        extensions=response.extensions,
+    )
+
+
 class RetryPolicyTransport(httpx.BaseTransport):
     """Retries for what is safe to repeat only: connection failures, 429 and 503.
+
+    A ``200 OK`` whose body is an error and no answer counts as the status it names (see
+    :func:`_as_named_status`).
 
     Connect errors and connect timeouts stay retried by the SDK (bounded, with backoff); a
     read timeout means the server has the request and may be generating, so it is raised
@@ -165,7 +226,11 @@ class RetryPolicyTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; see the class docstring for what is retried."""
         try:
-            return _retry_policy(self._inner.handle_request(request))
+            response = self._inner.handle_request(request)
+            if _reads_as_json_ok(response):
+                response.read()
+                response = _as_named_status(response, request)
+            return _retry_policy(response)
         except httpx.ReadTimeout as error:
             raise openai.APITimeoutError(request=request) from error
 
@@ -184,7 +249,11 @@ class AsyncRetryPolicyTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; see :class:`RetryPolicyTransport` for what is retried."""
         try:
-            return _retry_policy(await self._inner.handle_async_request(request))
+            response = await self._inner.handle_async_request(request)
+            if _reads_as_json_ok(response):
+                await response.aread()
+                response = _as_named_status(response, request)
+            return _retry_policy(response)
         except httpx.ReadTimeout as error:
             raise openai.APITimeoutError(request=request) from error
 

@@ -20,7 +20,7 @@ import openai
 from langchain_vllm import _reasoning, _versions
 from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
-Endpoint = Literal["chat", "completions"]
+Endpoint = Literal["chat", "completions", "responses"]
 
 
 @dataclass(frozen=True)
@@ -222,9 +222,95 @@ def untyped_chat_fields() -> frozenset[str]:
     return CHAT_FIELDS_0_32 - set(sdk) - set(FIELDS)
 
 
+RESPONSES_FIELDS_0_32 = frozenset(
+    [
+        "background",
+        "cache_salt",
+        "chat_template_kwargs",
+        "ec_transfer_params",
+        "enable_response_messages",
+        "frequency_penalty",
+        "ignore_eos",
+        "include",
+        "include_reasoning",
+        "include_stop_str_in_output",
+        "input",
+        "instructions",
+        "kv_transfer_params",
+        "logit_bias",
+        "max_output_tokens",
+        "max_tool_calls",
+        "media_io_kwargs",
+        "metadata",
+        "min_p",
+        "mm_payload",
+        "mm_processor_kwargs",
+        "model",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "previous_input_messages",
+        "previous_response_id",
+        "priority",
+        "prompt",
+        "prompt_cache_key",
+        "reasoning",
+        "repetition_penalty",
+        "request_id",
+        "return_mm_kwargs",
+        "seed",
+        "service_tier",
+        "session_id",
+        "skip_special_tokens",
+        "stop",
+        "stop_token_ids",
+        "store",
+        "stream",
+        "structured_outputs",
+        "temperature",
+        "text",
+        "tool_choice",
+        "tools",
+        "top_k",
+        "top_logprobs",
+        "top_p",
+        "truncation",
+        "user",
+        "vllm_xargs",
+        "watermarking",
+    ]
+)
+"""The fields vLLM 0.32's ``/v1/responses`` reads (``ResponsesRequest``); it accepts and
+silently ignores any other (``min_tokens``, ``thinking_token_budget``, ``n`` …)."""
+
+RESPONSES_ONLY_FIELDS = ("previous_response_id", "background")
+"""Per-call fields only the Responses API reads (Chat Completions would lose them)."""
+
+_LOGPROBS = "message.output_text.logprobs"
+"""What the Responses API ``include``s for ``logprobs=True``."""
+
 _CHECKED_VERSIONS = ((0, 12, 0), (0, 32, 99))
 """Servers whose request fields are the ones above (older ones read ``guided_*``; newer
 ones may read fields this package does not know yet, so they are not checked)."""
+
+
+def check_responses_fields(fields: dict[str, Any], wire: _versions.WireFormat) -> None:
+    """Refuse vLLM fields that vLLM's Responses API would silently ignore (known versions).
+
+    Raises:
+        ValueError: A field (typed, per call or in ``extra_body``) is not one the server's
+            ``/v1/responses`` reads.
+    """
+    version = _versions.parse_version(wire.version)
+    if version is None or not _CHECKED_VERSIONS[0] <= version <= _CHECKED_VERSIONS[1]:
+        return
+    unknown = sorted(set(fields) - RESPONSES_FIELDS_0_32)
+    if unknown:
+        msg = (
+            f"{', '.join(unknown)}: vLLM {wire.version}'s Responses API (use_responses_api="
+            "True) does not read this, it would be silently ignored. Leave it out, or use "
+            "Chat Completions (use_responses_api=False), which reads it."
+        )
+        raise ValueError(msg)
 
 
 def check_extra_body(extra: dict[str, Any], wire: _versions.WireFormat) -> None:
@@ -268,6 +354,15 @@ def check_structured_outputs(constraints: dict[str, Any]) -> None:
         raise ValueError(msg)
 
 
+def _logprobs_as_include(payload: dict[str, Any]) -> None:
+    """``logprobs=True`` as the Responses API asks for it (``include``)."""
+    if payload.pop("logprobs", None):
+        include = list(payload.get("include") or [])
+        if _LOGPROBS not in include:
+            include.append(_LOGPROBS)
+        payload["include"] = include
+
+
 def finish_payload(
     payload: dict[str, Any],
     *,
@@ -285,7 +380,8 @@ def finish_payload(
         vllm_fields: vLLM-only fields (typed fields merged with per-call values); they go in
             ``extra_body``, where the user's own ``extra_body`` values win.
         endpoint: ``"chat"`` (``/v1/chat/completions``, whose output-length field changed
-            name) or ``"completions"`` (``/v1/completions``: always ``max_tokens``).
+            name), ``"completions"`` (``/v1/completions``: always ``max_tokens``) or
+            ``"responses"`` (``/v1/responses``: ``max_output_tokens``, set by ChatOpenAI).
 
     Raises:
         ValueError: The request uses a constraint field the server would ignore.
@@ -303,6 +399,9 @@ def finish_payload(
     _versions.reject_legacy_guided(user_extra, wire)
     if endpoint == "chat":
         check_extra_body(user_extra, wire)
+    if endpoint == "responses":
+        check_responses_fields({**extra, **user_extra}, wire)
+        _logprobs_as_include(payload)
     if constraints is not None:
         check_structured_outputs(dict(constraints))
         translated = _versions.translate_constraints(dict(constraints), wire)

@@ -22,9 +22,10 @@ import threading
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import openai
-from langchain_core.messages import AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, message_chunk_to_message
 from langchain_core.outputs import ChatGenerationChunk
 
+from langchain_vllm import _tools, errors
 from langchain_vllm._http import httpx
 from langchain_vllm.errors import MALFORMED_EVENT, stream_broke_off
 
@@ -215,7 +216,7 @@ class ChunkReader:
 
     The first chunk carries the generation info (response headers); each chunk is built as
     the class of the one before (LangChain's rule for chunk merging); ``received`` keeps
-    them for an early end.
+    them for an early end, and the finish reason is kept for :meth:`ending_error`.
     """
 
     def __init__(
@@ -223,33 +224,72 @@ class ChunkReader:
         convert: Callable[[dict[str, Any], type, dict[str, Any]], ChatGenerationChunk | None],
         info: dict[str, Any],
         shape: AnswerShape,
+        calls: _tools.CallsAsked,
     ) -> None:
-        """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``)."""
+        """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``).
+
+        ``calls`` is what the request asked of tools.
+        """
         self._convert = convert
         self._info: dict[str, Any] = info
         self._chunk_class: type = AIMessageChunk
         self._shape = shape
+        self._calls = calls
+        self.finish_reason: str | None = None
         self.received: list[ChatGenerationChunk] = []
 
     def read(self, event: object) -> ChatGenerationChunk | None:
         """The chunk for ``event``, or ``None`` for an event that carries none."""
         self._shape.read_event(event)
+        for choice in (event.get("choices") if isinstance(event, dict) else None) or []:
+            if isinstance(choice, dict) and choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
         chunk = self._convert(cast("dict[str, Any]", event), self._chunk_class, self._info)
         if chunk is not None:
             self._info, self._chunk_class = {}, chunk.message.__class__
             self.received.append(chunk)
         return chunk
 
+    def ending_error(self, base_url: str, request: httpx.Request) -> Exception | None:
+        """The error for how the stream ended, if it did not end whole.
+
+        ``finish_reason="abort"`` gives ``VLLMAbortedError``; an answer cut at its limit in
+        the middle of a tool call gives ``VLLMAnswerCutError`` (see ``_tools.stream_cut``);
+        each carries the answer as far as it got in ``partial``.
+        """
+        merged = received_message(self.received)
+        if self.finish_reason == errors.ABORT_FINISH_REASON:
+            partial = message_chunk_to_message(merged) if merged is not None else AIMessage("")
+            return errors.aborted(partial, base_url, request)
+        if merged is None:
+            return None
+        return _tools.stream_cut(
+            merged, self._calls, errors.cut_reason({"finish_reason": self.finish_reason})
+        )
+
     def parsed_chunk(self) -> ChatGenerationChunk | None:
         """A last chunk carrying ``additional_kwargs["parsed"]``, for a Pydantic answer class.
 
         (ChatOpenAI's streams end the same way when ``response_format`` is a class.)
+
+        Raises:
+            VLLMAnswerCutError: The answer was cut before it was complete.
         """
         text = "".join(chunk.text for chunk in self.received)
         tool_calls = any(
             isinstance(chunk.message, AIMessageChunk) and chunk.message.tool_call_chunks
             for chunk in self.received
         )
+        reason = errors.cut_reason({"finish_reason": self.finish_reason})
+        if reason is not None and self._shape.schema is not None and not tool_calls:
+            merged = received_message(self.received)
+            raise errors.answer_cut(
+                message_chunk_to_message(merged),
+                reason,
+                errors.cut_cause(reason, self._calls.max_tokens),
+                what="structured answer",
+                max_tokens=self._calls.max_tokens,
+            )
         parsed = self._shape.parsed(text, tool_calls=tool_calls)
         if parsed is None:
             return None

@@ -12,27 +12,96 @@ import re
 import typing
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from langchain_core.output_parsers import JsonOutputParser
-from langchain_core.runnables import RunnableLambda, RunnableMap, RunnablePassthrough
-from langchain_core.utils.function_calling import convert_to_openai_function
+from langchain_core.messages import AIMessageChunk, message_chunk_to_message
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.runnables import (
+    RunnableGenerator,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
+from langchain_core.utils.function_calling import (
+    convert_to_openai_function,
+    convert_to_openai_tool,
+)
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel as _PydanticModel
 
-from langchain_vllm import _tools
+from langchain_vllm import _tools, errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import AIMessage
+    from langchain_core.messages import AIMessage, BaseMessage
     from langchain_core.runnables import Runnable
     from pydantic import BaseModel
 
 
+class _CutCheck:
+    """Passes an answer (or its streamed chunks) on, then raises if it was cut.
+
+    A structured answer stopped at its output limit is incomplete JSON (or an incomplete
+    match of a regex or grammar): parsing it would fail with a JSON error that does not
+    say why, or, for a constraint, succeed on a partial text. ``max_tokens`` is the limit
+    set on the model, named in the error when the answer stopped there.
+    """
+
+    def __init__(self, max_tokens: int | None) -> None:
+        self.max_tokens = max_tokens
+
+    def _check(self, merged: BaseMessage | None) -> None:
+        if merged is None:
+            return
+        reason = errors.cut_reason(merged.response_metadata)
+        if reason is None:
+            return
+        message = message_chunk_to_message(merged)
+        usage = getattr(message, "usage_metadata", None) or {}
+        output_tokens = usage.get("output_tokens")
+        limit = self.max_tokens if output_tokens == self.max_tokens else None
+        cause = errors.cut_cause(reason, limit, output_tokens)
+        raise errors.answer_cut(message, reason, cause, what="structured answer", max_tokens=limit)
+
+    @staticmethod
+    def _merge(merged: BaseMessage | None, message: BaseMessage) -> BaseMessage:
+        if merged is None or not isinstance(message, AIMessageChunk):
+            return message
+        return cast("BaseMessage", merged + message)
+
+    def check(self, messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
+        merged = None
+        for message in messages:
+            merged = self._merge(merged, message)
+            yield message
+        self._check(merged)
+
+    async def acheck(self, messages: AsyncIterator[BaseMessage]) -> AsyncIterator[BaseMessage]:
+        merged = None
+        async for message in messages:
+            merged = self._merge(merged, message)
+            yield message
+        self._check(merged)
+
+
 def with_parser(
-    llm: Runnable[Any, Any], parser: Runnable[Any, Any], *, include_raw: bool
+    llm: Runnable[Any, Any],
+    parser: Runnable[Any, Any],
+    *,
+    include_raw: bool,
+    max_tokens: int | None = None,
 ) -> Runnable[Any, Any]:
-    """``llm | parser``, or with ``include_raw`` a dict of raw, parsed and parsing_error."""
+    """``llm | parser``, or with ``include_raw`` a dict of raw, parsed and parsing_error.
+
+    An answer cut at its output limit raises ``VLLMAnswerCutError`` before it is parsed
+    (``parsing_error`` with ``include_raw``); ``max_tokens`` is the model's limit.
+    """
+    cut = _CutCheck(max_tokens)
+    parser = RunnableGenerator(cut.check, cut.acheck) | parser
     if not include_raw:
         return llm | parser
     parse = RunnablePassthrough.assign(
@@ -341,6 +410,7 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
     ``function_calling``, ``json_mode``, no schema, or a pydantic v1 class (which goes to
     function calling as in ChatOpenAI).
     """
+    max_tokens = kwargs.get("max_tokens", getattr(llm, "max_tokens", None))
     if method in ("choice", "regex", "grammar"):
         constraint_, parse = constraint(method, schema)
         bound = llm.bind(
@@ -348,12 +418,19 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
             ls_structured_output_format={"kwargs": {"method": method}, "schema": constraint_},
             **kwargs,
         )
-        return with_parser(bound, RunnableLambda(parse), include_raw=include_raw)
-    is_v2_model = isinstance(schema, type) and is_basemodel_subclass(schema)
+        return with_parser(
+            bound, RunnableLambda(parse), include_raw=include_raw, max_tokens=max_tokens
+        )
+    is_model = isinstance(schema, type) and is_basemodel_subclass(schema)
+    if method in ("function_calling", "json_mode") and (
+        schema is not None or method == "json_mode"
+    ):
+        tool_or_json, parser = _tool_or_json_mode(llm, schema, method, strict=strict, **kwargs)
+        return with_parser(tool_or_json, parser, include_raw=include_raw, max_tokens=max_tokens)
     if (
         method != "json_schema"
         or schema is None
-        or (is_v2_model and not issubclass(schema, _PydanticModel))
+        or (is_model and not issubclass(schema, _PydanticModel))
     ):
         return fallback(
             schema, method=method, include_raw=include_raw, strict=strict, tools=tools, **kwargs
@@ -369,4 +446,40 @@ def structured_output(  # noqa: PLR0913 - with_structured_output's own arguments
     }
     if tools:
         bind_kwargs["tools"] = [_tools.format_tool(t, strict=strict) for t in tools]
-    return with_parser(llm.bind(**bind_kwargs), parser, include_raw=include_raw)
+    return with_parser(
+        llm.bind(**bind_kwargs), parser, include_raw=include_raw, max_tokens=max_tokens
+    )
+
+
+def _tool_or_json_mode(
+    llm: BaseChatModel, schema: Any, method: str, *, strict: bool | None, **kwargs: Any
+) -> tuple[Runnable[Any, Any], Runnable[Any, Any]]:
+    """The bound model and parser for ``function_calling`` and ``json_mode``.
+
+    As ChatOpenAI makes them; its own chain has no place for the check of a cut answer.
+    """
+    is_model = isinstance(schema, type) and is_basemodel_subclass(schema)
+    output_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+    if method == "function_calling":
+        tool_name = convert_to_openai_tool(schema)["function"]["name"]
+        bound = llm.bind_tools(
+            [schema],
+            tool_choice=tool_name,
+            parallel_tool_calls=False,
+            strict=strict,
+            ls_structured_output_format=output_format,
+            **kwargs,
+        )
+        parser: Runnable[Any, Any] = (
+            PydanticToolsParser(tools=[schema], first_tool_only=True)
+            if is_model
+            else JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+        )
+        return bound, parser
+    bound = llm.bind(
+        response_format={"type": "json_object"},
+        ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+        **kwargs,
+    )
+    parser = PydanticOutputParser(pydantic_object=schema) if is_model else JsonOutputParser()
+    return bound, parser

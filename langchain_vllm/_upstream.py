@@ -13,12 +13,17 @@ ChatVLLM itself.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from langchain_openai.chat_models import base as _openai_base
 
 if TYPE_CHECKING:
+    from langchain_core.outputs import ChatGenerationChunk, ChatResult
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
 LANGCHAIN_OPENAI_VERSION = metadata.version("langchain-openai")
@@ -35,12 +40,16 @@ class Member:
     """A private member of langchain-openai (or of langchain-core's ``BaseChatModel``).
 
     Attributes:
-        owner: Dotted path of the class that defines it, e.g. ``"BaseChatOpenAI"``.
+        owner: Dotted path of the class that defines it, e.g. ``"BaseChatOpenAI"``, or
+            ``"base"`` for a function of ``langchain_openai.chat_models.base``.
         name: The member's name.
-        parameters: Its parameter names after ``self`` (``None``: a property).
+        parameters: Its parameter names after ``self`` (``None``: a property); for a
+            function, all of them.
         why: What ChatVLLM does with it, for the failure message.
         since: The first langchain-openai release that has it; older ones lack it and
             ChatVLLM copes without it.
+        exact: The parameters must be exactly these (an override's); ``False``: these must
+            be among them (a function ChatVLLM calls with keywords).
     """
 
     owner: str
@@ -48,6 +57,7 @@ class Member:
     parameters: tuple[str, ...] | None
     why: str
     since: str = "1.0.0"
+    exact: bool = True
 
     def expected(self) -> bool:
         """Whether the installed langchain-openai should have this member."""
@@ -61,6 +71,29 @@ CALLED = (
         ("input_", "stop", "kwargs"),
         "ChatVLLM builds the Chat Completions body with it, past ChatOpenAI's override "
         "(which renames the system role to 'developer' for model names like 'o3-…')",
+    ),
+    Member(
+        "base",
+        "_construct_lc_result_from_responses_api",
+        ("response", "schema", "metadata", "output_version"),
+        "ChatVLLM reads a Responses API answer into a message with it",
+        exact=False,
+    ),
+    Member(
+        "base",
+        "_convert_responses_chunk_to_generation_chunk",
+        (
+            "chunk",
+            "current_index",
+            "current_output_index",
+            "current_sub_index",
+            "schema",
+            "metadata",
+            "has_reasoning",
+            "output_version",
+        ),
+        "ChatVLLM reads each Responses API stream event into a chunk with it",
+        exact=False,
     ),
     Member(
         "BaseChatOpenAI",
@@ -166,3 +199,50 @@ def uses_gateway(model: BaseChatOpenAI) -> bool:
     longer a plain boolean property (then ``test_upstream`` fails, naming the release).
     """
     return getattr(model, "_uses_gateway", False) is True
+
+
+def responses_result(
+    response: Any, *, schema: Any, metadata: dict[str, Any], output_version: str | None
+) -> ChatResult:
+    """langchain-openai's message for a Responses API answer (an SDK ``Response``)."""
+    return _openai_base._construct_lc_result_from_responses_api(  # noqa: SLF001
+        response, schema=schema, metadata=metadata, output_version=output_version
+    )
+
+
+@cache
+def _takes(function: Any, parameter: str) -> bool:
+    return parameter in inspect.signature(function).parameters
+
+
+def responses_chunk(  # noqa: PLR0913 - langchain-openai's converter's arguments
+    event: Any,
+    current_index: int,
+    current_output_index: int,
+    current_sub_index: int,
+    *,
+    schema: Any,
+    metadata: dict[str, Any],
+    has_reasoning: bool,
+    output_version: str | None,
+    item_output_indices: dict[str, int],
+) -> tuple[int, int, int, ChatGenerationChunk | None]:
+    """langchain-openai's chunk for one Responses API stream event, with its running indexes.
+
+    ``item_output_indices`` is passed to releases that take it (1.7+).
+    """
+    convert = _openai_base._convert_responses_chunk_to_generation_chunk  # noqa: SLF001
+    extra: dict[str, Any] = {}
+    if _takes(convert, "item_output_indices"):
+        extra["item_output_indices"] = item_output_indices
+    return convert(
+        event,
+        current_index,
+        current_output_index,
+        current_sub_index,
+        schema=schema,
+        metadata=metadata,
+        has_reasoning=has_reasoning,
+        output_version=output_version,
+        **extra,
+    )

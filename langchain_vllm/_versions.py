@@ -74,7 +74,12 @@ NEWEST = WireFormat()
 
 
 def rename_length_field(payload: dict[str, Any], wire: WireFormat, endpoint: str) -> None:
-    """Send the output length in the field the endpoint of this server version reads."""
+    """Send the output length in the field the endpoint of this server version reads.
+
+    (``/v1/responses`` reads ``max_output_tokens``, which ChatOpenAI already sends.)
+    """
+    if endpoint == "responses":
+        return
     length_field = wire.max_tokens_field if endpoint == "chat" else "max_tokens"
     for name in ("max_tokens", "max_completion_tokens"):
         if name in payload and name != length_field:

@@ -276,6 +276,46 @@ class ChatVLLM(
         sent back with the history, in the field name the server's version accepts.
         Structured output is parsed from ``content`` only, never from the reasoning.
 
+    Cut answers:
+        .. code-block:: python
+
+            from langchain_vllm.errors import VLLMAnswerCutError
+
+            short = ChatVLLM(max_tokens=4).bind_tools([GetWeather], tool_choice="GetWeather")
+            msg = short.invoke("What is the weather like in Paris?")
+            msg.invalid_tool_calls[0]["error"]  # '... cut ... max_tokens=4 ...'
+            try:
+                for chunk in short.stream("What is the weather like in Paris?"):
+                    pass
+            except VLLMAnswerCutError as error:
+                error.partial.invalid_tool_calls  # the answer so far, the cut call in it
+
+        An answer vLLM stops at ``max_tokens`` (``finish_reason="length"``, or
+        ``"repetition"``) in the middle of a tool call comes back as an invalid tool call
+        (the tool's name when known, the partial arguments, an error naming the limit), never
+        as the tool parser's markup in ``content``; streamed, it raises
+        :class:`~langchain_vllm.errors.VLLMAnswerCutError` (an ``OutputParserException``)
+        with the answer so far in ``partial``. Structured output cut before its end raises
+        the same error (``parsing_error`` with ``include_raw=True``). ``finish_reason="abort"``
+        raises :class:`~langchain_vllm.errors.VLLMAbortedError`; a ``200`` whose body is an
+        error without choices (routers, proxies) raises the error of the status it names
+        (a 503 is retried). See ``docs/chat.md`` ("When an answer is cut").
+
+    Responses API:
+        .. code-block:: python
+
+            responder = ChatVLLM(use_responses_api=True, max_tokens=16)
+            responder.invoke("Hi").content_blocks
+            # conversation kept on the server (needs VLLM_ENABLE_RESPONSES_API_STORE=1):
+            # ChatVLLM(use_responses_api=True, use_previous_response_id=True)
+
+        ``use_responses_api=True`` (or ``use_previous_response_id=True``) talks to vLLM's
+        ``/v1/responses``: gpt-oss's primary interface; tools, structured output, streaming,
+        reasoning items (their text in ``content_blocks``), ``previous_response_id`` and
+        ``background=True`` (waited for). Fields vLLM's Responses API would ignore
+        (``min_tokens``, ``thinking_token_budget``) raise ``ValueError``; see
+        ``docs/chat.md`` ("Responses API") for what it lacks next to OpenAI's.
+
     Token counting:
         .. code-block:: python
 
@@ -661,9 +701,10 @@ class ChatVLLM(
 
     def _use_responses_api(self, payload: dict[str, Any]) -> bool:
         # ChatOpenAI switches to /v1/responses for OpenAI model names and OpenAI-only
-        # fields; vLLM models go to Chat Completions unless the user opts in.
+        # fields; vLLM models go to Chat Completions unless the user opts in (also by
+        # asking for the previous response to be continued on the server).
         del payload
-        return self.use_responses_api is True
+        return self.use_responses_api is True or self.use_previous_response_id
 
     def _get_request_payload(
         self,
@@ -683,6 +724,13 @@ class ChatVLLM(
         if not messages:
             msg = "ChatVLLM needs at least one message to answer; got an empty list."
             raise ValueError(msg)
+        responses = self._use_responses_api(kwargs)
+        if not responses and (only := [k for k in _request.RESPONSES_ONLY_FIELDS if k in kwargs]):
+            msg = (
+                f"{', '.join(only)} belongs to the Responses API; Chat Completions would lose "
+                "it. Use ChatVLLM(use_responses_api=True)."
+            )
+            raise ValueError(msg)
         # Skip ChatOpenAI's override, which renames the system role to "developer" for
         # model names like "o3-…"; vLLM's chat templates know "system".
         payload = BaseChatOpenAI._get_request_payload(self, messages, stop=stop, **kwargs)  # noqa: SLF001
@@ -699,7 +747,11 @@ class ChatVLLM(
                 lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
             )
         return _request.finish_payload(
-            payload, model=self.model_id, wire=wire, vllm_fields=vllm_fields
+            payload,
+            model=self.model_id,
+            wire=wire,
+            vllm_fields=vllm_fields,
+            endpoint="responses" if responses else "chat",
         )
 
     def _learn_template(self, messages: list[BaseMessage]) -> None:

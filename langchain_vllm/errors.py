@@ -22,9 +22,11 @@ from langchain_core.exceptions import (
     ModelNotFoundError,
     ModelRateLimitError,
     ModelTimeoutError,
+    OutputParserException,
 )
 from openai import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -34,10 +36,10 @@ from openai import (
 )
 
 from langchain_vllm import _flags
-from langchain_vllm._http import httpx
+from langchain_vllm._http import ERROR_IN_OK, httpx
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from langchain_vllm._server import ServedModel
 
@@ -111,6 +113,40 @@ class VLLMDeadlineError(VLLMTimeoutError):
 
     The stream was closed, so vLLM aborts the generation. ``partial`` holds what arrived in
     time.
+    """
+
+    partial: Any = None
+
+
+class VLLMAnswerCutError(OutputParserException):
+    """An answer stopped at its output limit before it was complete.
+
+    Raised for a structured answer (``with_structured_output``) that was cut, and for a
+    stream cut in the middle of a tool call. A ``langchain_core`` ``OutputParserException``,
+    so ``include_raw=True`` reports it as ``parsing_error``, and ``with_retry``,
+    ``with_fallbacks`` and the agent middleware for retries and fallbacks handle it.
+
+    Attributes:
+        partial: The answer as far as it got (an ``AIMessage``; a cut tool call is in its
+            ``invalid_tool_calls``).
+        llm_output: The partial text.
+        finish_reason: What the server said: ``"length"`` (``max_tokens``),
+            ``"repetition"`` (vLLM's ``repetition_detection``), or ``"max_output_tokens"``
+            (the Responses API's ``incomplete_details.reason``).
+        max_tokens: The ``max_tokens`` in force, when known.
+    """
+
+    partial: Any = None
+    finish_reason: str | None = None
+    max_tokens: int | None = None
+
+
+class VLLMAbortedError(APIError, ModelAPIError):
+    """vLLM aborted the answer before its end (``finish_reason="abort"``).
+
+    The engine stops requests this way when it fails or when the request is cancelled or
+    preempted on the server; sending the request again usually works. ``partial`` holds the
+    answer as far as it got (an ``AIMessage``).
     """
 
     partial: Any = None
@@ -282,8 +318,20 @@ def explain_error(error: Exception, base_url: str, served: Iterable[ServedModel]
       without a reasoning parser → :class:`VLLMInvalidRequestError` naming the flag to add.
     - 401 → :class:`VLLMAuthenticationError` saying where the key comes from.
     - Connection failure (not a timeout) → :class:`VLLMConnectionError` naming ``base_url``.
+    - A 200 answer with an error and no choices (routers, proxies) → the error for the
+      status it names, saying so with ``base_url`` and the server's message.
     """
-    served = tuple(served)
+    explained = _explain(error, base_url, tuple(served))
+    if not isinstance(error, openai.APIStatusError) or not isinstance(explained, openai.APIError):
+        return explained
+    said = _error_in_ok(error, base_url, explained.message)
+    if said is not None:
+        explained.message = said
+        explained.args = (said,)
+    return explained
+
+
+def _explain(error: Exception, base_url: str, served: tuple[ServedModel, ...]) -> Exception:
     if isinstance(error, openai.NotFoundError) and served and missing(error) == "model":
         failure = VLLMModelNotFoundError(
             message=(
@@ -330,10 +378,22 @@ def _in_taxonomy(error: Exception, base_url: str) -> Exception:
     if isinstance(error, openai.APIConnectionError):
         return connection_error(base_url, error)
     if isinstance(error, openai.APIStatusError):
+        message = error.message
+        if error.status_code == 404 and _STORED_RESPONSE.search(message):  # noqa: PLR2004
+            message = f"{message} {_STORE_HINT}"
         for sdk_class, ours in _STATUS_ERRORS:
             if isinstance(error, sdk_class):
-                return ours(message=error.message, response=error.response, body=error.body)
+                return ours(message=message, response=error.response, body=error.body)
     return error
+
+
+_STORED_RESPONSE = re.compile(r"Response with id '[^']*' not found", re.IGNORECASE)
+_STORE_HINT = (
+    "vLLM keeps Responses API answers (for previous_response_id and background=True) only "
+    f"when the server runs with the environment variable {_flags.RESPONSES_STORE}=1, in "
+    "memory, until it restarts. Without it, send the whole conversation instead of "
+    "previous_response_id."
+)
 
 
 # ------------------------------------------------------------------ streams that end early
@@ -385,6 +445,143 @@ def stream_broke_off(
         )
     failure.partial = partial
     return failure
+
+
+# ------------------------------------------------------------------ answers that end early
+# vLLM ends an answer with finish_reason "stop" (the model's end, or a stop string/token),
+# "length" (max_tokens, or the end of the context window), "repetition" (the request's
+# repetition_detection) or "abort" (the engine dropped it); "error" becomes a 500. The
+# Responses API says "incomplete" with a reason instead.
+
+CUT_FINISH_REASONS = ("length", "repetition")
+"""Finish reasons of an answer the server stopped before the model ended it."""
+
+ABORT_FINISH_REASON = "abort"
+"""The finish reason of an answer vLLM's engine dropped."""
+
+
+def cut_reason(metadata: Mapping[str, Any]) -> str | None:
+    """Why an answer was cut, from its ``response_metadata`` (or a choice).
+
+    ``"length"``, ``"repetition"``, the Responses API's ``"max_output_tokens"``; ``None`` for
+    an answer the model ended itself.
+    """
+    reason = metadata.get("finish_reason")
+    if reason in CUT_FINISH_REASONS:
+        return str(reason)
+    if metadata.get("status") == "incomplete":
+        details = metadata.get("incomplete_details") or {}
+        return str(details.get("reason") or "incomplete")
+    return None
+
+
+def cut_cause(reason: str, max_tokens: int | None, output_tokens: int | None = None) -> str:
+    """Why an answer was cut, in words: the limit it reached and what the server said."""
+    if reason == "repetition":
+        return (
+            "vLLM stopped it as a repeating output (finish_reason='repetition', from the "
+            "request's repetition_detection)"
+        )
+    said = (
+        "finish_reason='length'"
+        if reason == "length"
+        else f"status='incomplete', reason={reason!r}"
+    )
+    if max_tokens is not None:
+        limit = f"max_tokens={max_tokens}"
+    elif output_tokens is not None:
+        limit = (
+            f"its output limit after {output_tokens} tokens (max_tokens, or the end of "
+            "the context window)"
+        )
+    else:
+        limit = "its output limit (max_tokens, or the end of the context window)"
+    return f"it reached {limit} ({said})"
+
+
+_MORE_ROOM = (
+    "Give the model more room (a higher max_tokens: ChatVLLM(max_tokens=...) or "
+    ".bind(max_tokens=...)) and ask again"
+)
+
+
+def cut_tool_call(cause: str) -> str:
+    """The ``error`` of an invalid tool call the answer was cut in the middle of."""
+    return (
+        f"The answer was cut in the middle of this tool call: {cause}. Its arguments are "
+        f"incomplete, so it was not called. {_MORE_ROOM}."
+    )
+
+
+def answer_cut(
+    partial: Any, reason: str, cause: str, *, what: str, max_tokens: int | None = None
+) -> VLLMAnswerCutError:
+    """The error for an answer cut where it had to be complete.
+
+    Args:
+        partial: The answer as far as it got (an ``AIMessage``).
+        reason: The finish reason (or the Responses API's incomplete reason).
+        cause: :func:`cut_cause`'s words.
+        what: What was cut: ``"structured answer"`` or ``"tool call"``.
+        max_tokens: The ``max_tokens`` in force, when known.
+    """
+    text = str(getattr(partial, "text", "") or "")
+    kept = (
+        "the cut call in its invalid_tool_calls"
+        if what.startswith("tool call")
+        else f"its text ({len(text)} characters) in error.llm_output"
+    )
+    failure = VLLMAnswerCutError(
+        f"The {what} was cut before it was complete: {cause}. What arrived is in "
+        f"error.partial, {kept}. {_MORE_ROOM}, or ask for a shorter answer.",
+        llm_output=text,
+    )
+    failure.partial, failure.finish_reason, failure.max_tokens = partial, reason, max_tokens
+    return failure
+
+
+def aborted(partial: Any, base_url: str, request: httpx.Request) -> VLLMAbortedError:
+    """The error for an answer vLLM aborted (``finish_reason="abort"``)."""
+    text = str(getattr(partial, "text", "") or "")
+    failure = VLLMAbortedError(
+        f"The vLLM server at {base_url} aborted the answer before its end "
+        "(finish_reason='abort'): its engine dropped the request (an engine failure, or "
+        "the request was cancelled or preempted on the server). What arrived is in "
+        f"error.partial ({len(text)} characters of text). Send the request again; if it "
+        "keeps happening, read the server's log.",
+        request,
+        body=None,
+    )
+    failure.partial = partial
+    return failure
+
+
+def no_choices(body: object, base_url: str, response: httpx.Response) -> VLLMServerError:
+    """The error for a 200 answer without choices and without an error in it."""
+    return VLLMServerError(
+        message=(
+            f"The server at {base_url} answered 200 OK with no choices and no error "
+            f"(body: {str(body)[:300]}). It is not answering like vLLM; check what runs "
+            "behind base_url."
+        ),
+        response=response,
+        body=body,
+    )
+
+
+def _error_in_ok(error: openai.APIStatusError, base_url: str, explained: str) -> str | None:
+    """The message for an error a server sent inside a 200 answer, else ``None``.
+
+    ``explained`` is the message already made for the status (kept when it says more than
+    the server's own text).
+    """
+    if not error.response.headers.get(ERROR_IN_OK):
+        return None
+    text = server_text(error)
+    return (
+        f"The server at {base_url} answered 200 OK with no answer in it but an error, read "
+        f"as status {error.status_code}: {text if explained == error.message else explained}"
+    )
 
 
 # ------------------------------------------------------------------ the doctor's problems

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_vllm._http import httpx
 
@@ -50,13 +50,136 @@ def _record(client: httpx.Client, name: str, method: str, path: str, body: Any =
     print(f"{name}: {response.status_code} {content_type}")
 
 
+CUT_CALL_SCRIPT = (
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+)
+"""The scripted model's Hermes tool call (the chat server's parser), cut by low limits."""
+
+WEATHER_JSON = '{"city":"Paris","forecast":"sunny"}'
+"""A scripted structured answer (compact: the server disallows whitespace in JSON)."""
+
+WEATHER_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "Weather",
+        "schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "forecast": {"type": "string"}},
+            "required": ["city", "forecast"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+def _record_endings(client: httpx.Client, model: str, reasoning_base_url: str) -> None:
+    """Answers that end early or say how they ended.
+
+    Cut tool calls and structured answers (scripted: exact), logprobs and stop reasons, and
+    the Responses API's answers (the reasoning ones from the reasoning server).
+    """
+    weather = [{"role": "user", "content": "What is the weather in Paris?"}]
+    stream = {"stream": True, "stream_options": {"include_usage": True}}
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    call = {
+        "model": model,
+        "messages": weather,
+        "tools": [WEATHER_TOOL],
+        "temperature": 0,
+        "vllm_xargs": {"script": CUT_CALL_SCRIPT},
+    }
+    cut_in_markup = {**call, "tool_choice": named, "max_completion_tokens": 4}
+    cut_in_arguments = {**call, "tool_choice": "auto", "max_completion_tokens": 18}
+    chat = "/chat/completions"
+    _record(client, "tool_call_cut", "POST", chat, cut_in_markup)
+    _record(client, "tool_call_cut_stream", "POST", chat, {**cut_in_markup, **stream})
+    _record(client, "tool_call_cut_args", "POST", chat, cut_in_arguments)
+    _record(client, "tool_call_cut_args_stream", "POST", chat, {**cut_in_arguments, **stream})
+    structured = {
+        "model": model,
+        "messages": weather,
+        "response_format": WEATHER_FORMAT,
+        "max_completion_tokens": 5,
+        "vllm_xargs": {"script": WEATHER_JSON},
+    }
+    _record(client, "structured_cut", "POST", chat, structured)
+    _record(client, "structured_cut_stream", "POST", chat, {**structured, **stream})
+    hello = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "logprobs": True,
+        "top_logprobs": 2,
+        "stop": ["friend"],
+        "vllm_xargs": {"script": "Hello there, friend"},
+    }
+    _record(client, "chat_logprobs", "POST", chat, hello)
+    _record(client, "chat_logprobs_stream", "POST", chat, {**hello, **stream})
+    function = cast("dict[str, Any]", WEATHER_TOOL["function"])
+    function_tool = {"type": "function", **function}  # the Responses API's shape of a tool
+    responses = {
+        "model": model,
+        "input": "Say hello.",
+        "max_output_tokens": 20,
+        "include": ["message.output_text.logprobs"],
+        "top_logprobs": 2,
+        "vllm_xargs": {"script": "Hello there"},
+    }
+    _record(client, "responses", "POST", "/responses", responses)
+    _record(client, "responses_stream", "POST", "/responses", {**responses, "stream": True})
+    responses_cut = {
+        "model": model,
+        "input": "What is the weather in Paris?",
+        "tools": [function_tool],
+        "tool_choice": "auto",
+        "max_output_tokens": 20,
+        "vllm_xargs": {"script": CUT_CALL_SCRIPT},
+    }
+    structured_format = {"type": "json_schema", **WEATHER_FORMAT["json_schema"]}  # type: ignore[dict-item]
+    responses_structured = {
+        "model": model,
+        "input": "What is the weather in Paris?",
+        "text": {"format": structured_format},
+        "max_output_tokens": 40,
+        "vllm_xargs": {"script": WEATHER_JSON},
+    }
+    _record(client, "responses_structured", "POST", "/responses", responses_structured)
+    cut_structured = {**responses_structured, "max_output_tokens": 5}
+    _record(client, "responses_structured_cut", "POST", "/responses", cut_structured)
+    _record(client, "responses_tool_cut", "POST", "/responses", responses_cut)
+    stream_cut = {**responses_cut, "stream": True}
+    _record(client, "responses_tool_cut_stream", "POST", "/responses", stream_cut)
+    with httpx.Client(base_url=reasoning_base_url, timeout=120) as reasoner:
+        thinker = reasoner.get("/models").json()["data"][0]["id"]
+        reasoning = {
+            "model": thinker,
+            "input": "What is 2 + 2?",
+            "max_output_tokens": 30,
+            "chat_template_kwargs": {"enable_thinking": True},
+            "vllm_xargs": {"script": "<think>two and two</think>Four."},
+        }
+        _record(reasoner, "responses_reasoning", "POST", "/responses", reasoning)
+        reasoning_stream = {**reasoning, "stream": True}
+        _record(reasoner, "responses_reasoning_stream", "POST", "/responses", reasoning_stream)
+
+
 def main() -> None:
-    """Record every fixture against ``--base-url``."""
+    """Record every fixture against ``--base-url``.
+
+    ``--only endings`` records those of :func:`_record_endings` only.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--embeddings-base-url", default="http://127.0.0.1:8001/v1")
+    parser.add_argument("--reasoning-base-url", default="http://127.0.0.1:8002/v1")
+    parser.add_argument("--only", choices=("all", "endings"), default="all")
     args = parser.parse_args()
     FIXTURES.mkdir(parents=True, exist_ok=True)
+    if args.only == "endings":
+        with httpx.Client(base_url=args.base_url, timeout=120) as client:
+            model = client.get("/models").json()["data"][0]["id"]
+            _record_endings(client, model, args.reasoning_base_url)
+        return
     with httpx.Client(base_url=args.base_url, timeout=120) as client:
         models = client.get("/models").json()
         model = models["data"][0]["id"]
@@ -144,6 +267,7 @@ def main() -> None:
             "/completions",
             {**completion, "temperature": 0, **stream},
         )
+        _record_endings(client, model, args.reasoning_base_url)
     _record_pooling(args.embeddings_base_url)
 
 

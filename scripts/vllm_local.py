@@ -88,7 +88,9 @@ Usage::
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
-    load and unload adapters (``/v1/load_lora_adapter``). Idle, the five use about 6 GB of
+    load and unload adapters (``/v1/load_lora_adapter``), and with
+    ``VLLM_ENABLE_RESPONSES_API_STORE=1`` so the Responses API keeps its answers (in
+    memory) for ``previous_response_id`` and ``background=True``. Idle, the five use about 6 GB of
     RAM (about 1.4 GB per vLLM server, 80 MB for the router).
 
 ``stop``
@@ -331,8 +333,13 @@ SPECS: tuple[ServerSpec, ...] = (
         CHAT_MODEL_NAME,
         model_folder=CHAT_MODEL_NAME,
         generative=True,
-        # lets tests load/unload LoRA adapters at runtime (/v1/load_lora_adapter)
-        env=(("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True"),),
+        env=(
+            # lets tests load/unload LoRA adapters at runtime (/v1/load_lora_adapter)
+            ("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True"),
+            # keeps Responses API answers (in memory) for previous_response_id and
+            # background=True; Chat Completions are not affected
+            ("VLLM_ENABLE_RESPONSES_API_STORE", "1"),
+        ),
         adapters=(CHAT_LORA_NAME,),
         url_variable="VLLM_BASE_URL",
         cpus="all_but_last",

@@ -78,6 +78,9 @@ class FakeVLLM:
         pooling: Answer like the embedding server (all-MiniLM-L6-v2): its model list,
             ``/v1/embeddings``, ``/rerank`` and ``/score``. ``routes_missing`` lists paths
             to answer 404 for (an older server).
+
+    ``chat_answer`` names a recorded chat answer to give every chat request (``<name>`` or,
+    streamed, ``<name>_stream``); ``responses_answer`` the same for ``/v1/responses``.
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class FakeVLLM:
         self.requests: list[httpx.Request] = []
         self.fail_with: Exception | None = None
         self.refuses: set[str] = set()
+        self.chat_answer: str | None = None
+        self.responses_answer = "responses"
 
     def restart_as(self, name: str, *, version: str | None = None) -> None:
         """Serve the base model as ``name`` from now on (a restart with another
@@ -168,6 +173,7 @@ class FakeVLLM:
         route: Callable[[dict[str, Any]], httpx.Response] | None = {
             "/tokenize": self._tokenize,
             "/v1/chat/completions": self._chat,
+            "/v1/responses": self._responses,
             "/v1/completions": self._completions,
             "/v1/embeddings": self._embeddings,
             "/rerank": lambda _: self._fixture("rerank"),
@@ -215,7 +221,13 @@ class FakeVLLM:
             answer["data"].append({"index": index, "object": "embedding", "embedding": vector})
         return httpx.Response(200, json=answer)
 
+    def _responses(self, body: dict[str, Any]) -> httpx.Response:
+        """The recorded Responses API answer ``responses_answer`` (its stream if asked)."""
+        return self._fixture(self.responses_answer + ("_stream" if body.get("stream") else ""))
+
     def _chat(self, body: dict[str, Any]) -> httpx.Response:
+        if self.chat_answer is not None:  # a recorded answer chosen by the test
+            return self._fixture(self.chat_answer + ("_stream" if body.get("stream") else ""))
         if sum(len(str(m.get("content"))) for m in body["messages"]) > 20000:
             return self._fixture("context_overflow")
         if body.get("max_completion_tokens", 0) > self.models_body["data"][0]["max_model_len"]:
@@ -273,6 +285,10 @@ class FakeVLLM:
     def paths(self) -> list[str]:
         """``METHOD /path`` of every request so far."""
         return [f"{r.method} {r.url.path}" for r in self.requests]
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        """JSON bodies of the requests to ``path`` (e.g. ``/v1/responses``) sent so far."""
+        return [json.loads(r.content) for r in self.requests if r.url.path == path and r.content]
 
     def chat_bodies(self) -> list[dict[str, Any]]:
         """JSON bodies of the chat requests sent so far."""

@@ -1,5 +1,6 @@
 """Tools (``_tools.py``) through ChatVLLM: strict by default, tool_choice spellings, checks
-before sending, streamed calls, and the vllm-router warning, against the fake server."""
+before sending, streamed calls, and the vllm-router warning, against the fake server; and
+each tool parser family's opening markup, which finds a call an answer was cut in."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
+from langchain_vllm import _tools
 from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, make, recorded_model
 from tests.unit_tests.fake_vllm import load as load_fixture
+from tests.unit_tests.test_flags import VLLM_TOOL_PARSERS
 
 
 class GetWeather(BaseModel):
@@ -158,3 +161,128 @@ def test_invalid_tools_are_refused(fake: FakeVLLM, tool: dict[str, Any], message
     with pytest.raises(ValueError, match=message):
         make(fake, model=recorded_model()).bind_tools([tool]).invoke("hi")
     assert fake.chat_bodies() == []
+
+
+# ---------------------------------------------------------------- answers cut mid tool call
+# Each family of vLLM tool parsers opens a call its own way; an answer cut at max_tokens
+# leaves that opening (and what followed) in the text. The samples are each parser's format
+# (from its source and docstrings in vLLM 0.32), cut in the middle of the arguments.
+
+_DS_CALLS, _DS_CALL, _DS_SEP = _tools._DS_CALLS, _tools._DS_CALL, _tools._DS_SEP
+NAMES = frozenset({"get_weather"})
+
+CUT_CALLS = [
+    # (parser, cut text, tool name found, partial arguments)
+    ("hermes", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Pa', '{"city": "Pa'),
+    (
+        "qwen3_xml",
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nPa",
+        "<parameter=city>\nPa",
+    ),
+    ("glm47", "<tool_call>get_weather<arg_key>city</arg_key><arg_value>Pa", "<arg_key>city"),
+    (
+        "llama3_json",
+        '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Pa',
+        '{"city": "Pa',
+    ),
+    ("llama3_json", '{"name": "get_weather", "parameters": {"city": "Pa', '{"city": "Pa'),
+    ("mistral", '[TOOL_CALLS]get_weather[ARGS]{"city": "Pa', '{"city": "Pa'),
+    ("mistral", '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Pa', '{"city": "Pa'),
+    ("pythonic", '[get_weather(city="Pa', 'city="Pa'),
+    ("olmo3", 'get_weather(city="Pa', 'city="Pa'),
+    ("llama4_pythonic", '<|python_start|>[get_weather(city="Pa', 'city="Pa'),
+    (
+        "deepseek_v3",
+        f'{_DS_CALLS}{_DS_CALL}function{_DS_SEP}get_weather\n```json\n{{"city": "Pa',
+        '{"city": "Pa',
+    ),
+    ("deepseek_v31", f'{_DS_CALLS}{_DS_CALL}get_weather{_DS_SEP}{{"city": "Pa', '{"city": "Pa'),
+    (
+        "granite-20b-fc",
+        '<function_call> {"name": "get_weather", "arguments": {"city": "Pa',
+        '{"city": "Pa',
+    ),
+    ("jamba", '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Pa', '{"city": "Pa'),
+    ("lfm2", '<|tool_call_start|>[get_weather(city="Pa', 'city="Pa'),
+    ("functiongemma", "<start_function_call>call:get_weather{city:<escape>Pa", "city:<escape>Pa"),
+    ("phi4_mini_json", 'functools[{"name": "get_weather", "arguments": {"city": "Pa', '{"city"'),
+    (
+        "internlm",
+        '<|action_start|><|plugin|>\n{"name": "get_weather", "parameters": {"city": "Pa',
+        '{"city": "Pa',
+    ),
+]
+
+
+@pytest.mark.parametrize(("parser", "text", "arguments"), CUT_CALLS, ids=lambda v: str(v)[:20])
+def test_each_parser_familys_cut_call_is_found(parser: str, text: str, arguments: str) -> None:
+    assert any(parser in markup.parsers for markup in _tools.MARKUPS), parser
+    # bare JSON and Python calls are calls only as the whole output (as their parsers read)
+    before = "" if text[0] in "{[g" else "Let me check. "
+    found = _tools.find_call(before + text, NAMES)
+    assert found is not None
+    assert found.start == len(before)  # the text before the call stays text
+    assert found.name == "get_weather"
+    assert found.arguments.startswith(arguments)
+
+
+def test_every_parser_in_the_table_is_one_vllm_registers() -> None:
+    named = {parser for markup in _tools.MARKUPS for parser in markup.parsers}
+    assert named <= VLLM_TOOL_PARSERS
+    sampled = {parser for parser, *_ in CUT_CALLS}
+    assert named - sampled <= {
+        "qwen3_json", "qwen3_coder", "granite4", "ernie45", "poolside_v1", "hy_v4", "glm45",
+        "xlam", "llama4_json", "hunyuan_a13b",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text", ["<tool_cal", "<tool_c", "[TOOL_CA", "<|python_ta", "Sure, <tool_call"]
+)
+def test_a_text_cut_inside_an_opening_is_a_call_without_a_name(text: str) -> None:
+    found = _tools.find_call(text)
+    assert found is not None
+    assert (found.name, found.arguments) == (None, "")
+    assert text[: found.start] in ("", "Sure, ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "Bob", "age": 4',  # a JSON answer: no tool of the request is named
+        '[summarize(text="a',  # a Python-looking list naming no tool of the request
+        "The weather in Paris is",
+        "x <",  # one character of an opening is not enough
+        "That is so fu",  # the start of "functools[" (phi4_mini_json) is the start of words
+    ],
+)
+def test_ordinary_answers_are_no_calls(text: str) -> None:
+    assert _tools.find_call(text, NAMES) is None
+
+
+def test_calls_asked_reads_chat_and_responses_requests() -> None:
+    chat = {
+        "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "max_completion_tokens": 9,
+    }
+    asked = _tools.CallsAsked.of(chat)
+    assert (asked.names, asked.forced, asked.forced_name, asked.max_tokens) == (
+        NAMES,
+        True,
+        "get_weather",
+        9,
+    )
+    responses = {
+        "tools": [{"type": "function", "name": "get_weather"}],
+        "tool_choice": "required",
+        "max_output_tokens": 7,
+    }
+    asked = _tools.CallsAsked.of(responses)
+    assert (asked.names, asked.forced, asked.forced_name, asked.max_tokens) == (
+        NAMES,
+        True,
+        None,
+        7,
+    )
+    assert _tools.CallsAsked.of({**chat, "tool_choice": "none"}).names == frozenset()

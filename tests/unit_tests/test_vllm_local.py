@@ -74,6 +74,13 @@ def test_only_the_chat_server_may_load_adapters_at_runtime(home: Any) -> None:
         assert ("VLLM_ALLOW_RUNTIME_LORA_UPDATING" in env) == (name == "chat")
 
 
+def test_only_the_chat_server_keeps_responses(home: Any) -> None:
+    # previous_response_id and background=True need vLLM's Responses store
+    for name, server in launcher.servers_from_env().items():
+        env = launcher.server_env(server, home)
+        assert (env.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1") == (name == "chat")
+
+
 def test_a_chat_server_under_another_name_on_another_port(
     home: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

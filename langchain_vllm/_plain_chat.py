@@ -3,7 +3,8 @@
 The openai SDK still does HTTP, SSE, retries and errors, but building its pydantic response
 objects (which ChatOpenAI turns straight back into dicts) cost more client CPU than the rest
 of a call (measured in ``scripts/bench.py``). So the body and each stream event are read as
-JSON and handed to ChatOpenAI's own converters (``_create_chat_result``,
+JSON, tidied (``_tidy``: the whitespace parsers leave around reasoning and tool calls) and
+handed to ChatOpenAI's own converters (``_create_chat_result``,
 ``_convert_chunk_to_generation_chunk``); streams go through ``_streams`` (deadline, partial
 text). Cases ChatOpenAI handles differently (the Responses API, an API gateway) go through
 ChatOpenAI.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from langchain_vllm import _streams, _structured, _upstream
+from langchain_vllm import _streams, _structured, _tidy, _upstream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -58,6 +59,9 @@ class PlainChatCompletions(BaseChatOpenAI):
 
     def _chat_result(self, raw: Any, shape: _structured.AnswerShape) -> ChatResult:
         body = raw.http_response.json()
+        for choice in body.get("choices") or []:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                _tidy.tidy_message(choice["message"])
         shape.read_body(body)
         result = self._create_chat_result(body, self._generation_info(raw))
         for generation in result.generations:
@@ -78,7 +82,9 @@ class PlainChatCompletions(BaseChatOpenAI):
 
     def _chunk_reader(self, raw: Any, shape: _structured.AnswerShape) -> _streams.ChunkReader:
         info = self._generation_info(raw)
-        return _streams.ChunkReader(self._convert_chunk_to_generation_chunk, info, shape)
+        return _streams.ChunkReader(
+            self._convert_chunk_to_generation_chunk, info, shape, v1=self.output_version == "v1"
+        )
 
     def _generate(
         self,

@@ -106,8 +106,11 @@ Usage::
     chat server took 65 to 95 seconds, compiling on every start); in exchange it
     decodes about 1.5 times slower (about 20 tokens/s, 11 through the adapter, on one
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
-    load and unload adapters (``/v1/load_lora_adapter``). Idle, the five use about 6 GB of
-    RAM (about 1.4 GB per vLLM server, 80 MB for the router).
+    load and unload adapters (``/v1/load_lora_adapter``). Idle, the five first servers use
+    about 6 GB of RAM (about 1.4 GB per vLLM server, 80 MB for the router). ``families``
+    (no LoRA, so compiled: 85 to 135 s to start on a busy machine, the compiled graph cached
+    in ``vllm-cache``) uses about 2.2 GB (PSS, after its tests) and ``gpt_oss`` about 2.9 GB
+    (its 200,000-token tokenizer is held by the API server and the engine).
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,

@@ -5,8 +5,8 @@ markup of the family it names (``tests/families.py``): the scripted model writes
 a capable model of that family writes, and vLLM's tool-call and reasoning parsers, streaming,
 grammars, ids and usage do the rest. gpt-oss runs on its own server (vLLM's Harmony path).
 
-Each test asks the same question four ways at once (invoke, stream, ainvoke, astream: the
-server batches them, so they cost about one request) and checks that all four give the same
+Each test asks the same question several ways at once (an invoke and a stream, one of them
+sync and the other async; ``test_one_call`` all four) and checks that they give the same
 message (the streamed chunks add up to the invoked message; tool-call ids differ between
 requests, their shape does not), then what the message says.
 """
@@ -109,25 +109,39 @@ def thinking(llm: ChatVLLM, family: Family) -> ChatVLLM:
     return llm.model_copy(update={"chat_template_kwargs": kwargs})
 
 
-# ---------------------------------------------------------------- asking four ways at once
+# ---------------------------------------------------------------- asking several ways at once
+
+Way = str
+"""``invoke``, ``stream``, ``ainvoke`` or ``astream``."""
+
+ALL_WAYS: tuple[Way, ...] = ("invoke", "stream", "ainvoke", "astream")
+SYNC_CALL_ASYNC_STREAM: tuple[Way, ...] = ("invoke", "astream")
+ASYNC_CALL_SYNC_STREAM: tuple[Way, ...] = ("ainvoke", "stream")
 
 
 def _summed(chunks: list[AIMessageChunk]) -> AIMessageChunk:
     return reduce(operator.add, chunks)
 
 
-async def _four(
-    runnable: Runnable[Any, Any], messages: Sequence[BaseMessage], kwargs: dict[str, Any]
-) -> tuple[Any, ...]:
+async def _asked(
+    runnable: Runnable[Any, Any],
+    messages: Sequence[BaseMessage],
+    kwargs: dict[str, Any],
+    ways: Sequence[Way],
+) -> list[Any]:
     async def astream() -> AIMessageChunk:
         return _summed([chunk async for chunk in runnable.astream(messages, **kwargs)])
 
-    return await asyncio.gather(
-        asyncio.to_thread(runnable.invoke, messages, **kwargs),
-        asyncio.to_thread(lambda: _summed(list(runnable.stream(messages, **kwargs)))),
-        runnable.ainvoke(messages, **kwargs),
-        astream(),
-    )
+    def stream() -> AIMessageChunk:
+        return _summed(list(runnable.stream(messages, **kwargs)))
+
+    started = {
+        "invoke": lambda: asyncio.to_thread(runnable.invoke, messages, **kwargs),
+        "stream": lambda: asyncio.to_thread(stream),
+        "ainvoke": lambda: runnable.ainvoke(messages, **kwargs),
+        "astream": astream,
+    }
+    return list(await asyncio.gather(*(started[way]() for way in ways)))
 
 
 def _view(message: AIMessage, family: Family, *, json_content: bool = False) -> dict[str, Any]:
@@ -158,14 +172,17 @@ def ask(
     family: Family,
     messages: Sequence[BaseMessage] = QUESTION,
     *,
+    ways: Sequence[Way] = SYNC_CALL_ASYNC_STREAM,
     json_content: bool = False,
     **kwargs: Any,
 ) -> AIMessage:
-    """Invoke, stream, ainvoke and astream at once; all four agree; the invoked message.
+    """Ask ``ways`` at once (an invoke first); all agree; the invoked message.
 
+    A CPU decodes each sequence on its own, so every way costs a full answer: tests ask two
+    ways (one sync, one async; an invoke and a stream) and ``test_one_call`` all four.
     ``json_content``: the contents are JSON, compared as such.
     """
-    invoked, *others = asyncio.run(_four(runnable, messages, kwargs))
+    invoked, *others = asyncio.run(_asked(runnable, messages, kwargs, ways))
     expected = _view(invoked, family, json_content=json_content)
     for other in others:
         assert _view(other, family, json_content=json_content) == expected
@@ -193,7 +210,7 @@ def assert_tokens(message: AIMessage, llm: ChatVLLM, family: Family, text: str) 
 @pytest.mark.parametrize("family", ALL)
 def test_one_call(llm: ChatVLLM, family: Family) -> None:
     text = family.calls(("get_weather", {"city": "Paris"}))
-    message = ask(llm.bind_tools(TOOLS), family, **script(text))
+    message = ask(llm.bind_tools(TOOLS), family, ways=ALL_WAYS, **script(text))
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [
         ("get_weather", {"city": "Paris"})
     ]
@@ -210,7 +227,7 @@ NESTED = {"filter": {"city": "Zürich", "tags": ["café", "東京"]}, "limit": 3
 def test_two_parallel_calls(llm: ChatVLLM, family: Family) -> None:
     """Two calls at once: one with nested non-ASCII arguments, one without arguments."""
     text = family.calls(("search", NESTED), ("get_time", {}))
-    message = ask(llm.bind_tools(TOOLS), family, **script(text))
+    message = ask(llm.bind_tools(TOOLS), family, ways=ASYNC_CALL_SYNC_STREAM, **script(text))
     calls = message.tool_calls
     assert [(c["name"], c["args"]) for c in calls] == [("search", NESTED), ("get_time", {})]
     assert calls[0]["id"] != calls[1]["id"]
@@ -234,7 +251,13 @@ def test_non_ascii_and_nested_arguments(llm: ChatVLLM, family: Family) -> None:
 def test_text_before_a_call(llm: ChatVLLM, family: Family) -> None:
     text = family.calls(("get_weather", {"city": "Paris"}), text="Let me check.")
     # Qwen3 reads text outside <think> as reasoning while thinking: thinking off here
-    message = ask(llm.bind_tools(TOOLS), family, enable_thinking=False, **script(text))
+    message = ask(
+        llm.bind_tools(TOOLS),
+        family,
+        ways=ASYNC_CALL_SYNC_STREAM,
+        enable_thinking=False,
+        **script(text),
+    )
     assert message.content == "Let me check."
     assert [c["name"] for c in message.tool_calls] == ["get_weather"]
 
@@ -261,7 +284,9 @@ def test_reasoning_then_answer(llm: ChatVLLM, family: Family) -> None:
 def test_reasoning_then_a_call(llm: ChatVLLM, family: Family) -> None:
     calls = family.write_calls([("get_weather", {"city": "Paris"})])
     text = family.reason("I need the weather.", calls)
-    message = ask(thinking(llm, family).bind_tools(TOOLS), family, **script(text))
+    message = ask(
+        thinking(llm, family).bind_tools(TOOLS), family, ways=ASYNC_CALL_SYNC_STREAM, **script(text)
+    )
     assert message.additional_kwargs["reasoning_content"] == "I need the weather."
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [
         ("get_weather", {"city": "Paris"})
@@ -314,7 +339,14 @@ def test_a_tool_round_trip(llm: ChatVLLM, family: Family) -> None:
     text = family.answer("Two cafés.")
     if family.thinks_by_default:  # Qwen3 and DeepSeek R1 think before they answer
         text = family.reason("They answered.", text)
-    answer = ask(llm.bind_tools(TOOLS), family, history, return_token_ids=True, **script(text))
+    answer = ask(
+        llm.bind_tools(TOOLS),
+        family,
+        history,
+        ways=ASYNC_CALL_SYNC_STREAM,
+        return_token_ids=True,
+        **script(text),
+    )
     assert answer.content == "Two cafés."
     assert answer.tool_calls == []
     prompt = detokenize(llm, answer.response_metadata["prompt_token_ids"])

@@ -81,6 +81,12 @@ CASES: dict[str, Case] = {
         {"content": None, "tool_calls": [CALL, {**CALL, "index": 1}]},
         {"reasoning": "", "content": "", "tool_calls": [CALL, {**CALL, "index": 1}]},
     ),
+    # spaces are the model's text (thinking_token_budget cut the reasoning mid-sentence)
+    "spaces around reasoning": (
+        [{"reasoning": "The capital"}, {"reasoning": " \n"}, {"content": " of Paris"}],
+        {"reasoning": "The capital \n", "content": " of Paris"},
+        {"reasoning": "The capital ", "content": " of Paris", "tool_calls": []},
+    ),
     # the model's own text is never touched: inner and leading whitespace without reasoning
     "plain text": (
         [{"content": "\n"}, {"content": "  Hi\n\n"}, {"content": "there \n"}],

@@ -59,12 +59,30 @@ MAX_MODEL_LEN: Final = "--max-model-len"
 
 # ---------------------------------------------------------------- parser names
 
-TOOL_PARSERS: Final = ("hermes", "llama3_json", "mistral", "qwen3_xml")
-"""Tool-call parsers named as examples (vLLM has many more: the one matching the chat
-template of the model)."""
+TOOL_PARSERS: Final = (
+    "hermes",
+    "qwen3_coder",
+    "qwen3_xml",
+    "llama3_json",
+    "llama4_pythonic",
+    "mistral",
+    "deepseek_v31",
+    "deepseek_v3",
+    "openai",
+)
+"""Tool-call parsers of the model families langchain-vllm is tested with (README's "Tested
+model families"); vLLM has many more: the one matching the chat template of the model."""
 
-REASONING_PARSERS: Final = ("deepseek_r1", "qwen3", "granite", "openai_gptoss")
-"""Reasoning parsers named as examples (vLLM has many more: the one made for the model)."""
+REASONING_PARSERS: Final = (
+    "qwen3",
+    "deepseek_r1",
+    "deepseek_v3",
+    "mistral",
+    "openai_gptoss",
+    "granite",
+)
+"""Reasoning parsers of the tested model families, and ``granite``; vLLM has many more: the
+one made for the model."""
 
 # ---------------------------------------------------------------- what hints say
 
@@ -96,7 +114,7 @@ LORA_RUNTIME_SETUP: Final = (
 
 
 def examples(names: tuple[str, ...]) -> str:
-    """Parser names for a hint: ``"hermes, llama3_json, mistral, qwen3_xml"``.
+    """Parser names for a hint: ``"hermes, qwen3_coder, ..."``.
 
     Args:
         names: ``TOOL_PARSERS`` or ``REASONING_PARSERS``.

@@ -3,7 +3,8 @@
 The openai SDK still does HTTP, SSE, retries and errors, but building its pydantic response
 objects (which ChatOpenAI turns straight back into dicts) cost more client CPU than the rest
 of a call (measured in ``scripts/bench.py``). So the body and each stream event are read as
-JSON and handed to ChatOpenAI's own converters (``_create_chat_result``,
+JSON, tidied (``_tidy``: the whitespace parsers leave around reasoning and tool calls) and
+handed to ChatOpenAI's own converters (``_create_chat_result``,
 ``_convert_chunk_to_generation_chunk``); streams go through ``_streams`` (deadline, partial
 text). Each answer says how it ended (``errors``: aborted, cut mid tool call, cut structured
 answer, no choices). The Responses API goes through ``_responses``; an API gateway through
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from langchain_vllm import _responses, _streams, _structured, _tools, _upstream, errors
+from langchain_vllm import _responses, _streams, _structured, _tidy, _tools, _upstream, errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -80,6 +81,9 @@ class PlainChatCompletions(BaseChatOpenAI):
         choices = body.get("choices") if isinstance(body, dict) else None
         if not choices:
             raise errors.no_choices(body, self._base_url(), raw.http_response)
+        for choice in choices:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                _tidy.tidy_message(choice["message"])
         shape.read_body(body)
         result = self._create_chat_result(body, self._generation_info(raw))
         for generation, choice in zip(result.generations, choices, strict=True):
@@ -113,7 +117,13 @@ class PlainChatCompletions(BaseChatOpenAI):
         self, raw: Any, shape: _structured.AnswerShape, calls: _tools.CallsAsked
     ) -> _streams.ChunkReader:
         info = self._generation_info(raw)
-        return _streams.ChunkReader(self._convert_chunk_to_generation_chunk, info, shape, calls)
+        return _streams.ChunkReader(
+            self._convert_chunk_to_generation_chunk,
+            info,
+            shape,
+            calls,
+            v1=self.output_version == "v1",
+        )
 
     def _generate(
         self,

@@ -30,7 +30,9 @@ class ReasoningParams(BaseModel):
 
     enable_thinking: bool | None = None
     """Turn a hybrid reasoning model's thinking on or off (Qwen3, DeepSeek-V3.1, Granite …):
-    sent as ``chat_template_kwargs={"enable_thinking": ...}``."""
+    sent as ``chat_template_kwargs={"enable_thinking": ..., "thinking": ...}``, the two names
+    chat templates read (Qwen3's ``enable_thinking``, DeepSeek-V3.1's and Granite's
+    ``thinking``); a ``thinking`` given in ``chat_template_kwargs`` wins."""
 
     thinking_token_budget: int | None = None
     """Cap on reasoning tokens (vLLM ends the reasoning section after this many)."""
@@ -123,7 +125,8 @@ def template_kwargs(
     """The ``chat_template_kwargs`` to send, with ``enable_thinking`` merged in.
 
     Later wins: the typed ``chat_template_kwargs``, the typed ``enable_thinking``, then the
-    same two per call (popped from ``call``).
+    same two per call (popped from ``call``). ``enable_thinking`` is also sent as
+    ``thinking`` (unless that is given), the name DeepSeek-V3.1's template reads.
     """
     merged = dict(typed or {})
     for source in (
@@ -132,4 +135,6 @@ def template_kwargs(
         {"enable_thinking": call.pop("enable_thinking", None)},
     ):
         merged.update({k: v for k, v in source.items() if v is not None})
+    if "enable_thinking" in merged:  # DeepSeek V3.1's (and Granite's) templates read "thinking"
+        merged.setdefault("thinking", merged["enable_thinking"])
     return merged

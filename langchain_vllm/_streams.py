@@ -27,11 +27,13 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_vllm import _tools, errors
 from langchain_vllm._http import httpx
+from langchain_vllm._tidy import StreamTidier
 from langchain_vllm.errors import MALFORMED_EVENT, stream_broke_off
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
+    from langchain_core.messages import BaseMessageChunk
     from langchain_core.outputs import Generation
 
     from langchain_vllm._structured import AnswerShape
@@ -211,12 +213,51 @@ async def aread_stream(
         ) from error
 
 
+class V1Blocks:
+    """Content blocks of ``output_version="v1"`` stream chunks, numbered so they add up right.
+
+    LangChain merges streamed blocks that share an ``index``. It numbers blocks that have
+    none (reasoning 0, then text 1, ...), but a tool-call chunk keeps the index of its call in
+    the response (0 for the first call), so the reasoning or text before a call and the call
+    were merged into one broken block. Here every block gets its own number: one per run of
+    reasoning or text, one per tool call.
+    """
+
+    def __init__(self) -> None:
+        """Start numbering at 0."""
+        self._next = 0
+        self._run: tuple[str, int] | None = None
+        self._calls: dict[Any, int] = {}
+
+    def _new(self) -> int:
+        self._next += 1
+        return self._next - 1
+
+    def number(self, message: BaseMessageChunk) -> BaseMessageChunk:
+        """``message`` with its content as numbered v1 blocks."""
+        blocks = [dict(block) for block in message.content_blocks]
+        for block in blocks:
+            kind = str(block.get("type"))
+            if kind == "tool_call_chunk":
+                call = block.get("index", 0)
+                block["index"] = self._calls.setdefault(call, self._new())
+                self._run = None
+                continue
+            if self._run is None or self._run[0] != kind:
+                self._run = (kind, self._new())
+            block["index"] = self._run[1]
+        metadata = {**message.response_metadata, "output_version": "v1"}
+        return message.model_copy(update={"content": blocks, "response_metadata": metadata})
+
+
 class ChunkReader:
     """Turns a stream's events (plain dicts) into chunks, as ChatOpenAI's stream loop does.
 
     The first chunk carries the generation info (response headers); each chunk is built as
     the class of the one before (LangChain's rule for chunk merging); ``received`` keeps
-    them for an early end, and the finish reason is kept for :meth:`ending_error`.
+    them for an early end, and the finish reason is kept for :meth:`ending_error`. Events are
+    tidied first (``_tidy``); with ``v1`` the chunks' content is numbered v1 blocks
+    (:class:`V1Blocks`).
     """
 
     def __init__(
@@ -225,6 +266,8 @@ class ChunkReader:
         info: dict[str, Any],
         shape: AnswerShape,
         calls: _tools.CallsAsked,
+        *,
+        v1: bool = False,
     ) -> None:
         """Read with ``convert`` (ChatOpenAI's ``_convert_chunk_to_generation_chunk``).
 
@@ -236,16 +279,21 @@ class ChunkReader:
         self._shape = shape
         self._calls = calls
         self.finish_reason: str | None = None
+        self._tidier = StreamTidier()
+        self._v1 = V1Blocks() if v1 else None
         self.received: list[ChatGenerationChunk] = []
 
     def read(self, event: object) -> ChatGenerationChunk | None:
         """The chunk for ``event``, or ``None`` for an event that carries none."""
+        self._tidier.read_event(event)
         self._shape.read_event(event)
         for choice in (event.get("choices") if isinstance(event, dict) else None) or []:
             if isinstance(choice, dict) and choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         chunk = self._convert(cast("dict[str, Any]", event), self._chunk_class, self._info)
         if chunk is not None:
+            if self._v1 is not None:
+                chunk.message = self._v1.number(chunk.message)
             self._info, self._chunk_class = {}, chunk.message.__class__
             self.received.append(chunk)
         return chunk

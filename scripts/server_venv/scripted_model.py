@@ -1,4 +1,5 @@
-"""A vLLM logits processor that makes the served model say a text given per request.
+# ruff: noqa: RUF002 - DeepSeek's markers are spelled with fullwidth bars
+r"""A vLLM logits processor that makes the served model say a text given per request.
 
 Loaded by the launcher's generative servers (``scripts/vllm_local.py``) with::
 
@@ -33,6 +34,33 @@ spelled exactly as the grammar allows. Measured on vLLM 0.32 (xgrammar, server s
   ``<tool_call>{"name": "f", "arguments": `` (the newline after ``<tool_call>`` optional;
   ``{"name":"f",...`` is refused); the arguments themselves may use any spacing.
   Other parsers' tags follow their own formats (tests/integration_tests/test_families.py).
+
+Where scripts and grammars disagree (measured on vLLM 0.32 CPU, xgrammar, with the launcher's
+``disable_any_whitespace``; ``tests/families.py`` writes scripts that pass):
+
+- Strict tools (ChatVLLM's default) with ``tool_choice="auto"``: the grammar is a structural
+  tag in the call format of the server's parser, and text outside calls is free. A call must
+  be spelled as the tag's ``begin`` is: hermes ``<tool_call>\n{"name": "NAME", "arguments": ``
+  (or without the newlines); qwen3_coder/qwen3_xml ``<tool_call>\n<function=NAME>\n``, and a
+  call without parameters needs an empty line, ``<function=NAME>\n\n</function>`` (the
+  Qwen3-Coder template writes one newline); llama3_json ``{"name": "NAME", "parameters": ``;
+  deepseek_v31 ``<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>``; deepseek_v3
+  ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n``; gpt-oss
+  ``<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>`` (its model's own
+  spacing; the spelling without the space is refused). Arguments inside a tag may carry
+  whitespace. llama4_pythonic and mistral have no structural tag: no grammar under auto.
+- ``tool_choice="required"`` or a named tool: tags only, no text before or between them. Parsers
+  without a format of their own in vLLM (llama4_pythonic) get vLLM's JSON grammar instead: the
+  compact list ``[{"name":"NAME","parameters":{...}}]`` (named: the arguments object alone).
+  mistral with a Hugging Face tokenizer gets the pre-v11 grammar, a bare JSON list of
+  ``{"name", "arguments"}`` objects, which the parser then returns as content (a vLLM 0.32 bug).
+- ``response_format`` (and every JSON grammar): compact JSON, no whitespace at all.
+- Reasoning: the grammar starts right after the reasoning parser sees its end marker, so under
+  required/named/response_format the blank line Qwen3 and DeepSeek write after ``</think>``
+  is refused: write ``</think>`` then the call or JSON. gpt-oss's JSON answer is announced:
+  ``<|channel|>final <|constrain|>json<|message|>{...}``. When an earlier assistant turn in
+  the prompt already closed ``</think>`` (DeepSeek V3.1 after a tool result), the grammar
+  starts at the first output token and a new ``</think>`` is refused.
 
 The interface is ``vllm_xargs={"script": <str>}``; anything else under ``script`` is refused
 with a 400 before the request runs. Needs the V1 model runner's logits-processor interface

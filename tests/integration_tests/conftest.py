@@ -126,3 +126,44 @@ def router_url() -> str:
     for server in ("replica", "router"):
         subprocess.run([sys.executable, str(launcher), "start", server], check=True)  # noqa: S603
     return "http://127.0.0.1:8010/v1"
+
+
+LOCAL_FAMILIES_URL = "http://127.0.0.1:8003/v1"
+"""Where scripts/vllm_local.py serves SmolLM2 speaking every model family's markup."""
+
+LOCAL_GPT_OSS_URL = "http://127.0.0.1:8005/v1"
+"""Where scripts/vllm_local.py serves a tiny gpt-oss through vLLM's Harmony path."""
+
+
+def _local_or_named(variable: str, local_url: str, server: str, needs: str) -> str:
+    """The URL ``variable`` names, else the launcher's local ``server`` (started if needed)."""
+    explicit = os.environ.get(variable)
+    if explicit:
+        return explicit
+    if not uses_local_server():
+        pytest.skip(f"needs {needs}: set {variable}")
+    launcher = ROOT / "scripts" / "vllm_local.py"
+    subprocess.run([sys.executable, str(launcher), "start", server], check=True)  # noqa: S603
+    return local_url
+
+
+@pytest.fixture(scope="session")
+def families_url() -> str:
+    """The families server (tests/families.py); the local one is started if needed."""
+    return _local_or_named(
+        "VLLM_FAMILIES_BASE_URL",
+        LOCAL_FAMILIES_URL,
+        "families",
+        "the launcher's families server (model families picked per request)",
+    )
+
+
+@pytest.fixture(scope="session")
+def gpt_oss_url() -> str:
+    """A gpt-oss server (scripted model loaded); the local one is started if needed."""
+    return _local_or_named(
+        "VLLM_GPT_OSS_BASE_URL",
+        LOCAL_GPT_OSS_URL,
+        "gpt_oss",
+        "a gpt-oss server with the scripted model (scripts/server_venv/scripted_model.py)",
+    )

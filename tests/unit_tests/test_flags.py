@@ -115,7 +115,12 @@ VLLM_REASONING_PARSERS = frozenset(
         "step3p5",
     ]
 )
-REGISTERED = {"--tool-call-parser": VLLM_TOOL_PARSERS, "--reasoning-parser": VLLM_REASONING_PARSERS}
+PLUGIN_PARSERS = frozenset(["family"])
+"""Registered by this project's own parser plugins (scripts/server_venv/family_parsers.py)."""
+REGISTERED = {
+    "--tool-call-parser": VLLM_TOOL_PARSERS | PLUGIN_PARSERS,
+    "--reasoning-parser": VLLM_REASONING_PARSERS | PLUGIN_PARSERS,
+}
 
 # Every text a user reads about starting the server.
 TEXTS = sorted(
@@ -200,7 +205,7 @@ def test_the_reasoning_parser_error_names_registered_parsers() -> None:
         refusing(message).invoke("hi", thinking_token_budget=8)
     text = str(caught.value)
     assert "`--reasoning-parser <parser>`" in text
-    assert "deepseek_r1, qwen3, granite, openai_gptoss" in text
+    assert "qwen3, deepseek_r1, deepseek_v3, mistral, openai_gptoss, granite" in text
     assert "gpt_oss," not in text
 
 

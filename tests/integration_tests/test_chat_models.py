@@ -80,6 +80,7 @@ def test_strict_tools_get_arguments_that_follow_the_schema(tool_choice: str) -> 
     assert isinstance(parsed.a, int)
 
 
+@pytest.mark.version_independent
 def test_two_asyncio_runs_in_one_process() -> None:
     script = textwrap.dedent(
         f"""
@@ -105,6 +106,7 @@ def test_two_asyncio_runs_in_one_process() -> None:
     assert "unclosed" not in result.stderr, result.stderr
 
 
+@pytest.mark.version_independent
 def test_sync_calls_leave_no_unclosed_socket_at_exit() -> None:
     # The pooled sync connection outlives the call; it must be closed by the time the
     # interpreter exits, or Python reports "ResourceWarning: unclosed <socket...>".
@@ -132,6 +134,7 @@ def test_unknown_model_lists_what_is_served() -> None:
     assert chat_model() in str(info.value)
 
 
+@pytest.mark.version_independent
 def test_unreachable_server_fails_fast_naming_the_url() -> None:
     llm = ChatVLLM(base_url="http://127.0.0.1:9/v1", max_retries=0)
     with pytest.raises(VLLMConnectionError, match=r"127\.0\.0\.1:9/v1") as info:
@@ -139,6 +142,7 @@ def test_unreachable_server_fails_fast_naming_the_url() -> None:
     assert info.value.base_url == "http://127.0.0.1:9/v1"
 
 
+@pytest.mark.version_independent
 def test_demo_runs_the_seed_example() -> None:
     result = _python(str(ROOT / "scripts" / "demo.py"))
     assert result.returncode == 0, result.stderr

@@ -143,9 +143,28 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
         version = None  # a router or proxy without /version: assume the newest server
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
+    return _learned_version(key, version)
+
+
+def _learned_version(key: str, version: str | None) -> str | None:
+    """Cache a server's version; warn when it is older than the oldest one supported."""
     with _lock:
         _version_cache[key] = version
+    if _versions.unsupported(version):
+        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=4)
     return version
+
+
+def unsupported_version(base_url: str, version: str | None) -> str:
+    """What to tell a user whose server is older than :data:`_versions.OLDEST_SUPPORTED`."""
+    oldest = ".".join(map(str, _versions.OLDEST_SUPPORTED))
+    return (
+        f"The vLLM server at {base_url} runs {version}, older than the oldest vLLM "
+        f"langchain-vllm supports and tests ({oldest}). Requests are adapted to older "
+        "servers (max_tokens, guided_* constraints, reasoning_content), but what such a "
+        "server lacks may be ignored without an error. Upgrade vLLM to "
+        f"{oldest} or later."
+    )
 
 
 async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
@@ -160,9 +179,7 @@ async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) 
         version = None
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
-    with _lock:
-        _version_cache[key] = version
-    return version
+    return _learned_version(key, version)
 
 
 def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:

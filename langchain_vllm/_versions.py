@@ -83,6 +83,17 @@ def wire_format(version: str | None) -> WireFormat:
     )
 
 
+OLDEST_SUPPORTED = (0, 16, 0)
+"""The oldest vLLM release langchain-vllm supports: its integration tests run against it (and
+against 0.32) in ``make check``. Older servers get the translations below and a warning."""
+
+
+def unsupported(version: str | None) -> bool:
+    """Whether ``version`` is a release older than :data:`OLDEST_SUPPORTED` (unknown: no)."""
+    parsed = parse_version(version)
+    return parsed is not None and parsed < OLDEST_SUPPORTED
+
+
 NEWEST = WireFormat()
 """The format of the newest servers; used until (or unless) a version is known."""
 

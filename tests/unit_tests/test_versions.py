@@ -211,3 +211,26 @@ def test_strict_tools_under_auto_warn_once_where_the_server_ignores_strict(
     unstrict = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
     unstrict.bind_tools([GetWeather], tool_choice=tool_choice, strict=False).invoke(QUESTION)
     assert not [w for w in recwarn if 'ignores "strict"' in str(w.message)]
+
+
+# ---------------------------------------------------------------- the oldest version supported
+
+
+def test_a_server_older_than_the_oldest_supported_one_is_named_once(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    warnings.simplefilter("always")
+    assert _versions.OLDEST_SUPPORTED == (0, 16, 0)
+    fake = FakeVLLM(version="0.15.1")
+    _server.forget()
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    llm.invoke(QUESTION)
+    llm.invoke(QUESTION)  # the version is learned once per server, and so is the warning
+    warned = [str(w.message) for w in recwarn if "oldest vLLM" in str(w.message)]
+    assert len(warned) == 1
+    assert "runs 0.15.1, older than the oldest vLLM langchain-vllm supports" in warned[0]
+    assert "(0.16.0)" in warned[0]
+    recwarn.clear()
+    for version in ("0.16.0", CURRENT, None):  # None: a router without /version
+        sent(version)
+    assert not [w for w in recwarn if "oldest vLLM" in str(w.message)]

@@ -204,3 +204,15 @@ def test_generative_servers_load_the_scripted_model(home: Any) -> None:
         env = launcher.server_env(server, home)
         assert str(launcher.SERVER_VENV_PROGRAMS) in env["PYTHONPATH"].split(":")
     assert launcher.SCRIPTED_MODEL_PROGRAM.is_file()
+
+
+def test_the_oldest_vllm_supported_is_the_one_the_tests_run() -> None:
+    from langchain_vllm import _versions  # noqa: PLC0415 - the package, beside the launcher
+
+    assert _versions.parse_version(launcher.OLD_VLLM_VERSION) == _versions.OLDEST_SUPPORTED
+    readme = (ROOT / "README.md").read_text()
+    assert f"**Oldest supported: vLLM {launcher.OLD_VLLM_VERSION}**" in readme
+    for version in ("0.32.0", launcher.OLD_VLLM_VERSION):  # the two run for real
+        assert f"| **{version}** | real server, every `make check`" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"OLD_VLLM := {launcher.OLD_GROUP}" in makefile

@@ -13,6 +13,7 @@ the local ``reason`` server, or ``VLLM_REASONING_BASE_URL``; they are skipped, s
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,22 @@ def server_version(url: str) -> tuple[int, int, int]:
     version = _versions.parse_version(httpx.get(f"{root}/version", timeout=30).json()["version"])
     assert version is not None, f"{root}/version names no version"
     return version
+
+
+def tool_call_script(url: str, name: str, arguments: dict[str, Any], tool_choice: str) -> str:
+    """What a scripted model (``vllm_xargs={"script": ...}``) writes to call a tool on ``url``.
+
+    For the launcher's servers (Hermes tool parser, compact JSON). ``tool_choice`` is what
+    ChatVLLM is given: ``"auto"``, ``"required"`` or the tool's name. vLLM 0.32 holds every
+    forced call to the parser's own format (``<tool_call>...</tool_call>``); before 0.20 a
+    forced call is grammar-constrained JSON: a named tool's arguments alone (ChatVLLM sends
+    ``"required"`` with one tool as the named tool there).
+    """
+    hermes = json.dumps({"name": name, "arguments": arguments})
+    forced = tool_choice != "auto"
+    if forced and server_version(url) < _versions.REQUIRED_AS_JSON_LIST_UNTIL:
+        return json.dumps(arguments, separators=(",", ":"))
+    return f"<tool_call>\n{hermes}\n</tool_call>"
 
 
 @cache

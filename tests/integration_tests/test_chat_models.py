@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessageChunk
 from pydantic import BaseModel, Field
 
 from langchain_vllm import ChatVLLM, VLLMConnectionError, VLLMModelNotFoundError
-from tests.integration_tests.conftest import chat_base_url, chat_model
+from tests.integration_tests.conftest import chat_base_url, chat_model, tool_call_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,6 +78,33 @@ def test_strict_tools_get_arguments_that_follow_the_schema(tool_choice: str) -> 
     parsed = Multiply.model_validate(call["args"])  # raises if the schema was ignored
     assert set(call["args"]) == {"a", "b"}
     assert isinstance(parsed.a, int)
+
+
+class GetWeather(BaseModel):
+    """Get the current weather in a given city."""
+
+    city: str = Field(description="The city name")
+
+
+@pytest.mark.parametrize("tool_choice", ["auto", "required", "GetWeather"])
+def test_a_scripted_tool_call_is_read_alike_on_every_version(tool_choice: str) -> None:
+    # The script fixes the model's tokens, in the form this server version writes the call;
+    # the tool parser, the grammar and ChatVLLM's reading are the server's and the package's.
+    script = tool_call_script(chat_base_url(), "GetWeather", {"city": "Paris"}, tool_choice)
+    llm = ChatVLLM(base_url=chat_base_url(), temperature=0, max_tokens=60)
+    bound = llm.bind_tools([GetWeather], tool_choice=tool_choice)
+    question = "What is the weather in Paris?"
+    invoked = bound.invoke(question, vllm_xargs={"script": script})
+    streamed = AIMessageChunk(content="")
+    for chunk in bound.stream(question, vllm_xargs={"script": script}):
+        streamed += chunk
+    for answer in (invoked, streamed):
+        assert [(c["name"], c["args"]) for c in answer.tool_calls] == [
+            ("GetWeather", {"city": "Paris"})
+        ]
+        assert answer.tool_calls[0]["id"]
+        assert not answer.invalid_tool_calls
+        assert not answer.text
 
 
 @pytest.mark.version_independent

@@ -95,9 +95,11 @@ def test_a_scripted_tool_call_is_read_alike_on_every_version(tool_choice: str) -
     bound = llm.bind_tools([GetWeather], tool_choice=tool_choice)
     question = "What is the weather in Paris?"
     invoked = bound.invoke(question, vllm_xargs={"script": script})
-    streamed = AIMessageChunk(content="")
-    for chunk in bound.stream(question, vllm_xargs={"script": script}):
+    chunks = list(bound.stream(question, vllm_xargs={"script": script}))
+    streamed = chunks[0]
+    for chunk in chunks[1:]:
         streamed += chunk
+    assert isinstance(streamed, AIMessageChunk)
     for answer in (invoked, streamed):
         assert [(c["name"], c["args"]) for c in answer.tool_calls] == [
             ("GetWeather", {"city": "Paris"})

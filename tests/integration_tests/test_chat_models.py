@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessageChunk
@@ -96,7 +97,7 @@ def test_a_scripted_tool_call_is_read_alike_on_every_version(tool_choice: str) -
     question = "What is the weather in Paris?"
     invoked = bound.invoke(question, vllm_xargs={"script": script})
     chunks = list(bound.stream(question, vllm_xargs={"script": script}))
-    streamed = chunks[0]
+    streamed: Any = chunks[0]
     for chunk in chunks[1:]:
         streamed += chunk
     assert isinstance(streamed, AIMessageChunk)

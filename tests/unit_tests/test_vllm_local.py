@@ -216,3 +216,13 @@ def test_the_oldest_vllm_supported_is_the_one_the_tests_run() -> None:
         assert f"| **{version}** | real server, every `make check`" in readme
     makefile = (ROOT / "Makefile").read_text()
     assert f"OLD_VLLM := {launcher.OLD_GROUP}" in makefile
+
+
+def test_a_second_launcher_waits_while_the_first_installs(home: Any) -> None:
+    with launcher.setup_lock(home, "0.16"):
+        with (home.home / "setup-0.16.lock").open("w") as second:
+            assert not launcher._try_lock(second)  # it would wait here
+        with (home.home / "setup-all.lock").open("w") as current:
+            assert launcher._try_lock(current)  # the current vLLM's servers are not held up
+    with (home.home / "setup-0.16.lock").open("w") as later:
+        assert launcher._try_lock(later)

@@ -95,10 +95,10 @@ servers-0.16-background:
 	@if [ -z "$$VLLM_BASE_URL" ]; then \
 	  mkdir -p $(LAUNCHER_HOME)/logs; \
 	  echo "vLLM $(OLD_VLLM): installing and starting its servers in the background (log: $(OLD_START_LOG))"; \
-	  nohup $(LAUNCHER) start $(OLD_VLLM) > $(OLD_START_LOG) 2>&1 < /dev/null & \
+	  nohup $(LAUNCHER) start $(OLD_VLLM) >> $(OLD_START_LOG) 2>&1 < /dev/null & \
 	fi
 
-integration_tests_0.16: install
+integration_tests_0.16: install servers-0.16-background
 	@if [ -n "$$VLLM_BASE_URL" ]; then \
 	  echo "VLLM_BASE_URL is set: the vLLM $(OLD_VLLM) pass (local servers only) is skipped"; exit 0; \
 	fi; \

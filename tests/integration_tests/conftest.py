@@ -2,14 +2,18 @@
 
 ``VLLM_BASE_URL`` (and ``VLLM_EMBEDDINGS_BASE_URL``, ``VLLM_REASONING_BASE_URL``) select any
 running vLLM, e.g. a GPU one; when unset, the local CPU servers of ``scripts/vllm_local.py``
-are used and started if they are not running yet (the first start installs vLLM and prepares
-the models). The reasoning tests need a server with ``--reasoning-parser``: the local
-``reason`` server, or ``VLLM_REASONING_BASE_URL``; they are skipped, saying so, when
+are used. A URL that is one of the launcher's local servers (the current vLLM's, or the
+older vLLM's of ``make integration_tests_0.16``: ``eval "$(scripts/vllm_local.py env 0.16)"``)
+is started when a test first needs it, if it is not running yet (the first start installs
+vLLM and prepares the models). The reasoning tests need a server with ``--reasoning-parser``:
+the local ``reason`` server, or ``VLLM_REASONING_BASE_URL``; they are skipped, saying so, when
 ``VLLM_BASE_URL`` names a server and ``VLLM_REASONING_BASE_URL`` does not.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -19,11 +23,40 @@ from typing import Any
 
 import pytest
 
-from langchain_vllm import ChatVLLM
+from langchain_vllm import ChatVLLM, _versions
+from langchain_vllm._http import httpx
 from langchain_vllm._server import default_model
 from tests.standard_suites import LOCAL_CHAT_URL
 
 ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER = ROOT / "scripts" / "vllm_local.py"
+
+
+@cache
+def _launcher() -> Any:
+    """``scripts/vllm_local.py`` as a module (standard library only): its server table."""
+    spec = importlib.util.spec_from_file_location("vllm_local", LAUNCHER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("vllm_local", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def local_server(url: str) -> str | None:
+    """The launcher's name for the local server at ``url`` (``None``: not one of them)."""
+    for server in _launcher().servers_from_env().values():
+        if server.base_url == url.rstrip("/"):
+            return str(server.name)
+    return None
+
+
+def start_if_local(url: str) -> None:
+    """Start the launcher's server at ``url`` unless it runs (nothing for other servers)."""
+    name = local_server(url)
+    if name is not None:
+        subprocess.run([sys.executable, str(LAUNCHER), "start", name], check=True)  # noqa: S603
 
 
 def chat_base_url() -> str:
@@ -56,6 +89,35 @@ def chat_model() -> str:
 
 
 @cache
+def server_version(url: str) -> tuple[int, int, int]:
+    """The vLLM version of the server at ``url`` (``GET /version``), e.g. ``(0, 16, 0)``.
+
+    Tests whose expectations differ by version (what an older server cannot do, or says
+    differently) branch on it; the tests run against vLLM 0.16 and 0.32 in ``make check``.
+    """
+    root = url.rstrip("/").removesuffix("/v1")
+    version = _versions.parse_version(httpx.get(f"{root}/version", timeout=30).json()["version"])
+    assert version is not None, f"{root}/version names no version"
+    return version
+
+
+def tool_call_script(url: str, name: str, arguments: dict[str, Any], tool_choice: str) -> str:
+    """What a scripted model (``vllm_xargs={"script": ...}``) writes to call a tool on ``url``.
+
+    For the launcher's servers (Hermes tool parser, compact JSON). ``tool_choice`` is what
+    ChatVLLM is given: ``"auto"``, ``"required"`` or the tool's name. vLLM 0.32 holds every
+    forced call to the parser's own format (``<tool_call>...</tool_call>``); before 0.20 a
+    forced call is grammar-constrained JSON: a named tool's arguments alone (ChatVLLM sends
+    ``"required"`` with one tool as the named tool there).
+    """
+    hermes = json.dumps({"name": name, "arguments": arguments})
+    forced = tool_choice != "auto"
+    if forced and server_version(url) < _versions.REQUIRED_AS_JSON_LIST_UNTIL:
+        return json.dumps(arguments, separators=(",", ":"))
+    return f"<tool_call>\n{hermes}\n</tool_call>"
+
+
+@cache
 def chat_adapter() -> str | None:
     """A LoRA adapter served next to the model (None if the server serves none)."""
     served = ChatVLLM(base_url=chat_base_url()).served_models()
@@ -73,10 +135,8 @@ def embeddings_base_url() -> str:
 
 @pytest.fixture(scope="session")
 def embeddings_url() -> str:
-    """The embedding server (the local one is started if needed)."""
-    if not os.environ.get("VLLM_EMBEDDINGS_BASE_URL"):
-        launcher = ROOT / "scripts" / "vllm_local.py"
-        subprocess.run([sys.executable, str(launcher), "start", "embed"], check=True)  # noqa: S603
+    """The embedding server (a local one is started if needed)."""
+    start_if_local(embeddings_base_url())
     return embeddings_base_url()
 
 
@@ -100,18 +160,14 @@ def reasoning_url() -> str:
         pytest.skip(
             "needs a vLLM server started with --reasoning-parser: set VLLM_REASONING_BASE_URL"
         )
-    if url == LOCAL_REASONING_URL and not os.environ.get("VLLM_REASONING_BASE_URL"):
-        launcher = ROOT / "scripts" / "vllm_local.py"
-        subprocess.run([sys.executable, str(launcher), "start", "reason"], check=True)  # noqa: S603
+    start_if_local(url)
     return url
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _vllm_server() -> None:
-    """Start the local CPU chat server unless VLLM_BASE_URL names another server."""
-    if uses_local_server():
-        launcher = ROOT / "scripts" / "vllm_local.py"
-        subprocess.run([sys.executable, str(launcher), "start", "chat"], check=True)  # noqa: S603
+    """Start the chat server under test if it is one of the launcher's and not running."""
+    start_if_local(chat_base_url())
 
 
 @pytest.fixture(scope="session")
@@ -122,9 +178,8 @@ def router_url() -> str:
         return explicit
     if not uses_local_server():
         pytest.skip("needs a router in front of replicas: set VLLM_ROUTER_BASE_URL")
-    launcher = ROOT / "scripts" / "vllm_local.py"
     for server in ("replica", "router"):
-        subprocess.run([sys.executable, str(launcher), "start", server], check=True)  # noqa: S603
+        subprocess.run([sys.executable, str(LAUNCHER), "start", server], check=True)  # noqa: S603
     return "http://127.0.0.1:8010/v1"
 
 

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessageChunk
 from pydantic import BaseModel, Field
 
 from langchain_vllm import ChatVLLM, VLLMConnectionError, VLLMModelNotFoundError
-from tests.integration_tests.conftest import chat_base_url, chat_model
+from tests.integration_tests.conftest import chat_base_url, chat_model, tool_call_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,6 +81,36 @@ def test_strict_tools_get_arguments_that_follow_the_schema(tool_choice: str) -> 
     assert isinstance(parsed.a, int)
 
 
+class GetWeather(BaseModel):
+    """Get the current weather in a given city."""
+
+    city: str = Field(description="The city name")
+
+
+@pytest.mark.parametrize("tool_choice", ["auto", "required", "GetWeather"])
+def test_a_scripted_tool_call_is_read_alike_on_every_version(tool_choice: str) -> None:
+    # The script fixes the model's tokens, in the form this server version writes the call;
+    # the tool parser, the grammar and ChatVLLM's reading are the server's and the package's.
+    script = tool_call_script(chat_base_url(), "GetWeather", {"city": "Paris"}, tool_choice)
+    llm = ChatVLLM(base_url=chat_base_url(), temperature=0, max_tokens=60)
+    bound = llm.bind_tools([GetWeather], tool_choice=tool_choice)
+    question = "What is the weather in Paris?"
+    invoked = bound.invoke(question, vllm_xargs={"script": script})
+    chunks = list(bound.stream(question, vllm_xargs={"script": script}))
+    streamed: Any = chunks[0]
+    for chunk in chunks[1:]:
+        streamed += chunk
+    assert isinstance(streamed, AIMessageChunk)
+    for answer in (invoked, streamed):
+        assert [(c["name"], c["args"]) for c in answer.tool_calls] == [
+            ("GetWeather", {"city": "Paris"})
+        ]
+        assert answer.tool_calls[0]["id"]
+        assert not answer.invalid_tool_calls
+        assert not answer.text
+
+
+@pytest.mark.version_independent
 def test_two_asyncio_runs_in_one_process() -> None:
     script = textwrap.dedent(
         f"""
@@ -105,6 +136,7 @@ def test_two_asyncio_runs_in_one_process() -> None:
     assert "unclosed" not in result.stderr, result.stderr
 
 
+@pytest.mark.version_independent
 def test_sync_calls_leave_no_unclosed_socket_at_exit() -> None:
     # The pooled sync connection outlives the call; it must be closed by the time the
     # interpreter exits, or Python reports "ResourceWarning: unclosed <socket...>".
@@ -132,6 +164,7 @@ def test_unknown_model_lists_what_is_served() -> None:
     assert chat_model() in str(info.value)
 
 
+@pytest.mark.version_independent
 def test_unreachable_server_fails_fast_naming_the_url() -> None:
     llm = ChatVLLM(base_url="http://127.0.0.1:9/v1", max_retries=0)
     with pytest.raises(VLLMConnectionError, match=r"127\.0\.0\.1:9/v1") as info:
@@ -139,6 +172,7 @@ def test_unreachable_server_fails_fast_naming_the_url() -> None:
     assert info.value.base_url == "http://127.0.0.1:9/v1"
 
 
+@pytest.mark.version_independent
 def test_demo_runs_the_seed_example() -> None:
     result = _python(str(ROOT / "scripts" / "demo.py"))
     assert result.returncode == 0, result.stderr

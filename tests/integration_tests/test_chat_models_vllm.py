@@ -10,6 +10,7 @@ import enum
 import json
 import re
 import uuid
+import warnings
 from typing import Any, Literal
 
 import pytest
@@ -18,7 +19,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from langchain_vllm import ChatVLLM, VLLMInvalidRequestError, _server, _versions
-from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model, scripted
+from tests.integration_tests.conftest import (
+    chat_adapter,
+    chat_base_url,
+    chat_model,
+    scripted,
+    server_version,
+)
 
 CONVERSATION = [
     SystemMessage("You are a helpful assistant."),
@@ -55,6 +62,15 @@ def test_version_and_wire_format_are_learned() -> None:
     assert version is not None
     assert _versions.parse_version(version) is not None
     assert model._wire_format() == _versions.wire_format(version)
+
+
+def test_the_server_is_a_version_the_package_supports(recwarn: pytest.WarningsRecorder) -> None:
+    # make check runs this against vLLM 0.32 and 0.16, the oldest version supported
+    warnings.simplefilter("always")
+    _server.forget(chat_base_url())
+    llm().invoke("Hi", max_tokens=2)
+    assert server_version(chat_base_url()) >= _versions.OLDEST_SUPPORTED
+    assert not [w for w in recwarn if "oldest vLLM" in str(w.message)]
 
 
 def test_profile_reports_the_servers_context_window() -> None:
@@ -212,11 +228,21 @@ async def test_streamed_sampling_fields_and_usage() -> None:
 
 def test_prompt_too_long_is_a_context_overflow_error() -> None:
     with pytest.raises(ContextOverflowError) as caught:
-        llm().invoke("word " * 5000)
+        llm().invoke("word " * 5000)  # about 5,000 tokens; max_tokens=64
     error: Any = caught.value
     card = next(m for m in llm().served_models() if m.id == chat_model())
+    assert card.max_model_len is not None
     assert error.max_context_tokens == card.max_model_len
-    assert error.prompt_tokens > card.max_model_len
+    assert f"{error.prompt_tokens} input tokens" in str(error)  # the server's own count
+    if server_version(chat_base_url()) >= (0, 18, 0):
+        # "your prompt contains at least 4097 input tokens, which exceeds this limit even
+        # without any output tokens"
+        assert error.prompt_tokens > card.max_model_len
+    else:
+        # 0.16 and 0.17 count the prompt up to the room left beside max_tokens, plus one:
+        # "You passed 4033 input tokens and requested 64 output tokens. However, the
+        # model's context length is only 4096 tokens"
+        assert error.prompt_tokens == card.max_model_len - 64 + 1
 
 
 async def test_async_stream_prompt_too_long_is_a_context_overflow_error() -> None:
@@ -230,9 +256,35 @@ def test_too_many_output_tokens_says_the_limit() -> None:
         llm().invoke("Hi", max_tokens=10**6)
 
 
-def test_thinking_budget_without_a_reasoning_parser_names_the_flag() -> None:
-    with pytest.raises(VLLMInvalidRequestError, match="--reasoning-parser <parser>"):
-        llm().invoke("Hi", thinking_token_budget=10)
+def test_thinking_budget_without_a_reasoning_parser_says_what_to_do() -> None:
+    if server_version(chat_base_url()) >= (0, 19, 0):
+        # the server refuses it (400); the error names the flag that makes it work
+        with pytest.raises(VLLMInvalidRequestError, match="--reasoning-parser <parser>"):
+            llm().invoke("Hi", thinking_token_budget=10)
+    else:
+        # vLLM added thinking_token_budget in 0.19; older servers accept it and ignore it,
+        # so ChatVLLM refuses to send it, naming the server's version
+        version = ".".join(map(str, server_version(chat_base_url())))
+        with pytest.raises(ValueError, match=rf"runs {version}.*thinking_token_budget.*0\.19"):
+            llm().invoke("Hi", thinking_token_budget=10)
+
+
+def test_strict_tools_under_auto_warn_where_the_server_ignores_strict(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    _server.forget(chat_base_url())  # the warning is given once per server: start afresh
+    warnings.simplefilter("always")  # and count every one given
+    model = llm(max_tokens=2).bind_tools([GetWeather], tool_choice="auto")
+    model.invoke("Hi")
+    model.invoke("Hello")
+    warned = [str(w.message) for w in recwarn if 'ignores "strict"' in str(w.message)]
+    if server_version(chat_base_url()) >= (0, 24, 0):
+        assert warned == []  # strict tools are enforced under any tool_choice
+    else:
+        version = ".".join(map(str, server_version(chat_base_url())))
+        assert len(warned) == 1  # once per server
+        assert f"runs {version}" in warned[0]
+        assert "from 0.24" in warned[0]
 
 
 def test_reasoning_fields_are_accepted_by_a_server_without_a_parser() -> None:

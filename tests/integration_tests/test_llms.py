@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from langchain_core.exceptions import ContextOverflowError
 from langchain_core.prompts import PromptTemplate
 
 from langchain_vllm import VLLMCompletions, VLLMDeadlineError
@@ -78,6 +79,17 @@ def test_constraints_and_sampling_fields() -> None:
     info = long.generations[0][0].generation_info
     assert info is not None
     assert len(info["token_ids"]) == 20
+
+
+def test_prompt_too_long_is_a_context_overflow_error() -> None:
+    # each vLLM words it its own way (0.32: "maximum context length is 4096 tokens. However,
+    # your prompt contains ..."; 0.16: "You passed ... However, the model's context length is
+    # only 4096 tokens")
+    with pytest.raises(ContextOverflowError) as caught:
+        llm().invoke("word " * 5000)
+    error: Any = caught.value
+    card = next(m for m in llm().served_models() if m.id == chat_model())
+    assert error.max_context_tokens == card.max_model_len
 
 
 def test_prompt_template_chain() -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from langchain_vllm import _server
-from tests.unit_tests.fake_vllm import FakeVLLM
+from tests.unit_tests.fake_vllm import RECORDED_VERSIONS, FakeVLLM
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,3 +39,9 @@ def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def fake() -> FakeVLLM:
     """A fake vLLM server answering with recorded bodies."""
     return FakeVLLM()
+
+
+@pytest.fixture(params=RECORDED_VERSIONS)
+def recorded(request: pytest.FixtureRequest) -> FakeVLLM:
+    """A fake server answering with the bodies of each real vLLM recorded (0.32, 0.16)."""
+    return FakeVLLM(version=request.param)

@@ -1,8 +1,11 @@
-"""A mock vLLM server for unit tests: replays bodies recorded from the real server.
+"""A mock vLLM server for unit tests: replays bodies recorded from the real servers.
 
 The fixtures in ``fixtures/`` were recorded by ``scripts/record_fixtures.py`` against a real
-vLLM 0.32 (SmolLM2-135M-Instruct). ``FakeVLLM`` routes each request the way vLLM would answer
-it and keeps every request it saw, so tests can assert on the wire traffic.
+vLLM 0.32 (SmolLM2-135M-Instruct), those in ``fixtures/0.16.0/`` against a real vLLM 0.16
+(``scripts/vllm_local.py start 0.16``). ``FakeVLLM(version=...)`` answers with the recording
+of that version when there is one (:data:`RECORDED_VERSIONS`), else with 0.32's; it routes
+each request the way vLLM would answer it and keeps every request it saw, so tests can
+assert on the wire traffic.
 """
 
 from __future__ import annotations
@@ -32,9 +35,26 @@ MESSAGES = [
 """The conversation the chat fixtures were recorded with."""
 
 
-def load(name: str) -> dict[str, Any]:
-    """Load one recorded fixture (request, status, content type, body)."""
-    fixture: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+CURRENT_VERSION = "0.32.0"
+"""The version the fixtures at the top of ``fixtures/`` were recorded with."""
+
+RECORDED_VERSIONS = (CURRENT_VERSION, "0.16.0")
+"""Every vLLM version whose answers were recorded from a real server."""
+
+
+def load(name: str, version: str | None = None) -> dict[str, Any]:
+    """Load one recorded fixture (request, status, content type, body).
+
+    Args:
+        name: The fixture's name.
+        version: The vLLM version whose recording to load (``None``: the current one); a
+            version without its own recording of ``name`` gets the current one.
+    """
+    folder = FIXTURES / version if version and version != CURRENT_VERSION else FIXTURES
+    path = folder / f"{name}.json"
+    if not path.exists():
+        path = FIXTURES / f"{name}.json"
+    fixture: dict[str, Any] = json.loads(path.read_text())
     return fixture
 
 
@@ -69,10 +89,14 @@ class FakeVLLM:
         models: Cards to serve instead of the recorded model list.
         version: What ``GET /version`` says (``None``: the route is missing, as behind a
             router).
-        reasoning_fields: Answer like a server with ``--reasoning-parser``: the recorded
-            answer gets ``REASONING`` under each of these names (``("reasoning",)`` for
-            current vLLM, ``("reasoning_content",)`` for 0.8-0.11.0, both for 0.11.1+ to
-            0.16), in the message or, streaming, in deltas before the content.
+        reasoning_fields: Answer like a server with ``--reasoning-parser`` of a version
+            that was not recorded: the recorded answer gets ``REASONING`` under each of
+            these names (``("reasoning_content",)`` for 0.8-0.11.0, both for 0.11.1 to 0.15,
+            as those releases' source says), in the message or, streaming, in deltas before
+            the content.
+        reasoning: Answer chat requests with the recorded reasoning server's answers
+            (``reasoning_chat``, ``reasoning_chat_stream``: a scripted thought and answer,
+            split by the real server's parser).
         health: The text body of ``GET /health`` (vLLM: empty; vllm-router: "All servers
             healthy"; ``None``: the route is missing).
         pooling: Answer like the embedding server (all-MiniLM-L6-v2): its model list,
@@ -83,16 +107,18 @@ class FakeVLLM:
     streamed, ``<name>_stream``); ``responses_answer`` the same for ``/v1/responses``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the fake's settings, keyword-only
         self,
         models: list[dict[str, Any]] | None = None,
         *,
         version: str | None = "0.32.0",
         reasoning_fields: tuple[str, ...] = (),
+        reasoning: bool = False,
         health: str | None = "",
         pooling: bool = False,
     ) -> None:
-        self.models_body = copy.deepcopy(load("embed_models" if pooling else "models")["body"])
+        listed = load("embed_models" if pooling else "models", version)
+        self.models_body = copy.deepcopy(listed["body"])
         self.pooling = pooling
         self.routes_missing: set[str] = set()
         if models is not None:
@@ -100,6 +126,7 @@ class FakeVLLM:
         self.version = version
         self.health = health
         self.reasoning_fields = reasoning_fields
+        self.reasoning = reasoning
         self.requests: list[httpx.Request] = []
         self.fail_with: Exception | None = None
         self.refuses: set[str] = set()
@@ -122,7 +149,7 @@ class FakeVLLM:
         """vLLM's 404 for a model it does not serve (as recorded), else ``None``."""
         if body.get("model") in self.served_ids:
             return None
-        answer = copy.deepcopy(load("model_not_found")["body"])
+        answer = copy.deepcopy(load("model_not_found", self.version)["body"])
         answer["error"]["message"] = (
             f"The model `{body.get('model')}` does not exist. "
             f"Valid aliases: {', '.join(self.served_ids)}."
@@ -199,7 +226,7 @@ class FakeVLLM:
         """The recorded completion for each prompt of a prompt list (choice i: prompt i)."""
         if body.get("stream"):
             return self._fixture("completion_stream")
-        answer = copy.deepcopy(load("completion")["body"])
+        answer = copy.deepcopy(load("completion", self.version)["body"])
         prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
         choice = answer["choices"][0]
         answer["choices"] = [{**choice, "index": i} for i in range(len(prompts))]
@@ -209,7 +236,7 @@ class FakeVLLM:
         """The recorded vectors, one per input text (cycled), in the encoding asked for."""
         if body.get("dimensions") is not None:
             return self._fixture("embeddings_dimensions")
-        recorded = load("embeddings")["body"]
+        recorded = load("embeddings", self.version)["body"]
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         answer = copy.deepcopy(recorded)
         vectors = [item["embedding"] for item in recorded["data"]]
@@ -235,12 +262,14 @@ class FakeVLLM:
         if body.get("structured_outputs"):
             return self._fixture("choice")
         name = "tool_call" if body.get("tools") else "chat"
+        if self.reasoning and name == "chat":
+            name = "reasoning_chat"
         if body.get("stream"):
             name += "_stream"
         return self._fixture(name)
 
     def _fixture(self, name: str) -> httpx.Response:
-        fixture = load(name)
+        fixture = load(name, self.version)
         if fixture["content_type"] == "text/event-stream":
             return httpx.Response(
                 fixture["status"],

@@ -146,11 +146,11 @@ def test_construction_makes_no_request(fake: FakeVLLM) -> None:
     assert fake.requests == []
 
 
-def test_unknown_model_error_lists_served_models(fake: FakeVLLM) -> None:
+def test_unknown_model_error_lists_served_models(recorded: FakeVLLM) -> None:
     with pytest.raises(VLLMModelNotFoundError) as info:
-        make(fake, model="no-such-model").invoke(MESSAGES)
+        make(recorded, model="no-such-model").invoke(MESSAGES)
     assert isinstance(info.value, ModelNotFoundError)
-    assert info.value.served == tuple(fake.served_ids)
+    assert info.value.served == tuple(recorded.served_ids)
     assert recorded_model() in str(info.value)
     assert "no-such-model" in str(info.value)
 
@@ -176,25 +176,25 @@ def test_unreachable_server_names_the_url(fake: FakeVLLM) -> None:
 # ---------------------------------------------------------------- responses
 
 
-def test_invoke_reads_the_recorded_answer(fake: FakeVLLM) -> None:
-    recorded = load_fixture("chat")["body"]
-    msg = make(fake).invoke(MESSAGES)
-    assert msg.content == recorded["choices"][0]["message"]["content"]
+def test_invoke_reads_the_recorded_answer(recorded: FakeVLLM) -> None:
+    body = load_fixture("chat", recorded.version)["body"]
+    msg = make(recorded).invoke(MESSAGES)
+    assert msg.content == body["choices"][0]["message"]["content"]
     assert msg.response_metadata["model_provider"] == "vllm"
-    assert msg.response_metadata["model_name"] == recorded["model"]
-    assert msg.response_metadata["finish_reason"] == recorded["choices"][0]["finish_reason"]
+    assert msg.response_metadata["model_name"] == body["model"]
+    assert msg.response_metadata["finish_reason"] == body["choices"][0]["finish_reason"]
     assert msg.usage_metadata is not None
-    assert msg.usage_metadata["input_tokens"] == recorded["usage"]["prompt_tokens"]
-    assert msg.usage_metadata["output_tokens"] == recorded["usage"]["completion_tokens"]
+    assert msg.usage_metadata["input_tokens"] == body["usage"]["prompt_tokens"]
+    assert msg.usage_metadata["output_tokens"] == body["usage"]["completion_tokens"]
 
 
-def test_stream_sends_include_usage_and_reports_it(fake: FakeVLLM) -> None:
-    chunks = list(make(fake).stream(MESSAGES))
-    assert fake.chat_bodies()[0]["stream_options"] == {"include_usage": True}
+def test_stream_sends_include_usage_and_reports_it(recorded: FakeVLLM) -> None:
+    chunks = list(make(recorded).stream(MESSAGES))
+    assert recorded.chat_bodies()[0]["stream_options"] == {"include_usage": True}
     full: AIMessageChunk = chunks[0]
     for chunk in chunks[1:]:
         full += chunk
-    stream_text = load_fixture("chat_stream")["body"]
+    stream_text = load_fixture("chat_stream", recorded.version)["body"]
     events = [
         json.loads(line[len("data: ") :])
         for line in stream_text.splitlines()
@@ -317,13 +317,16 @@ def vllm_error(status: int, body: dict[str, Any]) -> ChatVLLM:
     )
 
 
-def test_prompt_too_long_is_a_context_overflow_error(fake: FakeVLLM) -> None:
-    llm = make(fake, model=recorded_model())
+def test_prompt_too_long_is_a_context_overflow_error(recorded: FakeVLLM) -> None:
+    llm = make(recorded, model=recorded_model())
     with pytest.raises(ContextOverflowError) as caught:
         llm.invoke("word " * 5000)
     error = caught.value
     assert isinstance(error, VLLMContextOverflowError)
     assert isinstance(error, openai.BadRequestError)
+    # 0.32: "...maximum context length is 4096 tokens. However, your prompt contains at least
+    # 4097 input tokens..."; 0.16: "You passed 4097 input tokens and requested 0 output
+    # tokens. However, the model's context length is only 4096 tokens..."
     assert (error.max_context_tokens, error.prompt_tokens) == (4096, 4097)
     assert "trim or summarize earlier messages" in str(error)
 
@@ -366,6 +369,25 @@ def test_prompt_too_long_is_a_context_overflow_error(fake: FakeVLLM) -> None:
             4096,
             None,
         ),
+        (  # vLLM 0.16-0.17, prompt checked in characters (vllm/renderers/params.py)
+            (
+                "You passed 90000 input characters and requested 64 output tokens. However, the "
+                "model's context length is only 4096 tokens, resulting in a maximum input length "
+                "of 4032 tokens (at most 80640 characters). Please reduce the length of the "
+                "input prompt."
+            ),
+            4096,
+            None,
+        ),
+        (  # vLLM 0.16-0.18 embeddings (entrypoints/openai/engine/serving.py)
+            (
+                "This model's maximum context length is 512 tokens. However, you requested 2001 "
+                "tokens in the input for embedding generation. Please reduce the length of the "
+                "input."
+            ),
+            512,
+            2001,
+        ),
     ],
 )
 async def test_every_context_length_wording_is_recognised(
@@ -380,8 +402,10 @@ async def test_every_context_length_wording_is_recognised(
         list(llm.stream("hi"))
 
 
-def test_too_many_output_tokens_says_the_limit(fake: FakeVLLM) -> None:
-    llm = make(fake, model=recorded_model())
+def test_too_many_output_tokens_says_the_limit(recorded: FakeVLLM) -> None:
+    # The two recorded wordings differ: 0.32 says "... cannot be greater than
+    # max_model_len=4096"; 0.16 "...=100000cannot be greater than max_model_len=max_total_..."
+    llm = make(recorded, model=recorded_model())
     with pytest.raises(VLLMInvalidRequestError, match=r"Pass max_tokens <= 4096") as caught:
         llm.invoke(MESSAGES, max_tokens=100000)
     assert isinstance(caught.value, ModelInvalidRequestError)
@@ -409,6 +433,19 @@ def test_wrong_api_key_says_where_the_key_comes_from() -> None:
         llm.invoke("hi")
     assert isinstance(caught.value, ModelAuthenticationError)
     assert "EMPTY" not in str(caught.value)
+
+
+def test_a_cut_list_of_required_tool_calls_says_what_to_do() -> None:
+    # vLLM 0.16 parses the answer to tool_choice "required" (a JSON list) itself, and fails
+    # with this 400 when max_tokens cut the list short
+    body = load_fixture("required_cut", "0.16.0")["body"]
+    llm = vllm_error(400, body)
+    with pytest.raises(VLLMInvalidRequestError) as caught:
+        llm.bind_tools([GetWeather], tool_choice="required").invoke("Weather in Paris?")
+    text = str(caught.value)
+    assert "EOF while parsing" in text  # the server's own words are kept
+    assert "Raise max_tokens" in text
+    assert "vLLM before 0.20" in text
 
 
 def test_other_bad_requests_keep_the_servers_message() -> None:

@@ -10,20 +10,21 @@ from langchain_core.exceptions import ModelInvalidRequestError
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from langchain_vllm import VLLMEmbeddings
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, load
+from tests.unit_tests.fake_vllm import BASE_URL, RECORDED_VERSIONS, FakeVLLM, load
 
 
-@pytest.fixture
-def pooling() -> FakeVLLM:
-    return FakeVLLM(pooling=True)
+@pytest.fixture(params=RECORDED_VERSIONS)
+def pooling(request: pytest.FixtureRequest) -> FakeVLLM:
+    """The fake embedding server, answering as each recorded vLLM (0.32, 0.16) did."""
+    return FakeVLLM(pooling=True, version=request.param)
 
 
 def make(fake: FakeVLLM, **kwargs: Any) -> VLLMEmbeddings:
     return VLLMEmbeddings(base_url=BASE_URL, **fake.clients(), **kwargs)
 
 
-def recorded_vectors() -> list[list[float]]:
-    return [item["embedding"] for item in load("embeddings")["body"]["data"]]
+def recorded_vectors(version: str | None) -> list[list[float]]:
+    return [item["embedding"] for item in load("embeddings", version)["body"]["data"]]
 
 
 class TestVLLMEmbeddingsUnit(EmbeddingsUnitTests):
@@ -53,8 +54,10 @@ def test_raw_text_is_sent_and_vectors_come_back_in_order(pooling: FakeVLLM) -> N
     texts = ["Paris is the capital of France.", "I like pizza."]
     vectors = make(pooling).embed_documents(texts)
     assert body_of(pooling)["input"] == texts  # the texts themselves, never token ids
-    assert body_of(pooling)["model"] == load("embed_models")["body"]["data"][0]["id"]
-    expected = recorded_vectors()
+    assert (
+        body_of(pooling)["model"] == load("embed_models", pooling.version)["body"]["data"][0]["id"]
+    )
+    expected = recorded_vectors(pooling.version)
     assert len(vectors) == 2
     for got, want in zip(vectors, expected, strict=True):
         assert got == pytest.approx(want, rel=1e-6)
@@ -73,7 +76,7 @@ def test_big_inputs_are_chunked_and_keep_their_order(pooling: FakeVLLM) -> None:
     vectors = make(pooling, chunk_size=3, max_concurrency=4).embed_documents(texts)
     sent = [body_of(pooling, i)["input"] for i in range(4)]
     assert sorted(sent) == sorted([texts[0:3], texts[3:6], texts[6:9], texts[9:11]])
-    expected = recorded_vectors()
+    expected = recorded_vectors(pooling.version)
     # the fake answers chunk position i with recorded vector i % 2: order must follow input
     for start in range(0, 11, 3):
         for offset, vector in enumerate(vectors[start : start + 3]):
@@ -85,7 +88,9 @@ async def test_async_chunks_concurrently_in_order(pooling: FakeVLLM) -> None:
     vectors = await make(pooling, chunk_size=2).aembed_documents(texts)
     assert len(vectors) == 7
     assert len([r for r in pooling.requests if r.url.path == "/v1/embeddings"]) == 4
-    assert await make(pooling).aembed_query("x") == pytest.approx(recorded_vectors()[0])
+    assert await make(pooling).aembed_query("x") == pytest.approx(
+        recorded_vectors(pooling.version)[0]
+    )
 
 
 def test_empty_input_makes_no_request(pooling: FakeVLLM) -> None:

@@ -39,25 +39,26 @@ def completion_bodies(fake: FakeVLLM) -> list[dict[str, Any]]:
     return [json.loads(r.content) for r in fake.requests if r.url.path == "/v1/completions"]
 
 
-def test_invoke_returns_the_recorded_text(fake: FakeVLLM) -> None:
-    text = make(fake, max_tokens=8, temperature=0).invoke(PROMPT)
-    assert text == load("completion")["body"]["choices"][0]["text"]
-    body = completion_bodies(fake)[-1]
+def test_invoke_returns_the_recorded_text(recorded: FakeVLLM) -> None:
+    text = make(recorded, max_tokens=8, temperature=0).invoke(PROMPT)
+    assert text == load("completion", recorded.version)["body"]["choices"][0]["text"]
+    body = completion_bodies(recorded)[-1]
     assert body["prompt"] == PROMPT
     assert body["model"] == recorded_model()  # discovered
     assert (body["max_tokens"], body["temperature"]) == (8, 0)
 
 
-def test_generate_reports_usage_and_model(fake: FakeVLLM) -> None:
-    result = make(fake).generate([PROMPT])
-    usage = load("completion")["body"]["usage"]
+def test_generate_reports_usage_and_model(recorded: FakeVLLM) -> None:
+    result = make(recorded).generate([PROMPT])
+    answer = load("completion", recorded.version)["body"]
+    usage = answer["usage"]
     assert result.llm_output is not None
     assert result.llm_output["token_usage"]["prompt_tokens"] == usage["prompt_tokens"]
     assert result.llm_output["token_usage"]["completion_tokens"] == usage["completion_tokens"]
     assert result.llm_output["model_name"] == recorded_model()
     info = result.generations[0][0].generation_info
     assert info is not None
-    assert info["finish_reason"] == load("completion")["body"]["choices"][0]["finish_reason"]
+    assert info["finish_reason"] == answer["choices"][0]["finish_reason"]
 
 
 def test_batch_is_one_request_with_a_prompt_list(fake: FakeVLLM) -> None:
@@ -68,22 +69,22 @@ def test_batch_is_one_request_with_a_prompt_list(fake: FakeVLLM) -> None:
     assert bodies[0]["prompt"] == [PROMPT, "1 + 1 ="]
 
 
-def test_stream_yields_the_recorded_text_and_usage(fake: FakeVLLM) -> None:
-    llm = make(fake)
+def test_stream_yields_the_recorded_text_and_usage(recorded: FakeVLLM) -> None:
+    llm = make(recorded)
     chunks = list(llm.stream(PROMPT))
-    assert "".join(chunks) == load("completion")["body"]["choices"][0]["text"]
-    body = completion_bodies(fake)[-1]
+    assert "".join(chunks) == load("completion", recorded.version)["body"]["choices"][0]["text"]
+    body = completion_bodies(recorded)[-1]
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
-    result = make(fake, streaming=True).generate([PROMPT])
+    result = make(recorded, streaming=True).generate([PROMPT])
     info = result.generations[0][0].generation_info
     assert info is not None
     assert info["usage"]["completion_tokens"] > 0
 
 
-async def test_async_invoke_and_stream(fake: FakeVLLM) -> None:
-    llm = make(fake)
-    expected = load("completion")["body"]["choices"][0]["text"]
+async def test_async_invoke_and_stream(recorded: FakeVLLM) -> None:
+    llm = make(recorded)
+    expected = load("completion", recorded.version)["body"]["choices"][0]["text"]
     assert await llm.ainvoke(PROMPT) == expected
     assert "".join([c async for c in llm.astream(PROMPT)]) == expected
 

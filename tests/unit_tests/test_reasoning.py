@@ -12,7 +12,9 @@ from tests.unit_tests.fake_vllm import (
     BASE_URL,
     REASONING,
     REASONING_TOKENS,
+    RECORDED_VERSIONS,
     FakeVLLM,
+    load,
     recorded_model,
 )
 from tests.unit_tests.test_versions import CURRENT, MIDDLE, OLD, QUESTION
@@ -36,7 +38,12 @@ def history_with_reasoning() -> list[Any]:
 
 @pytest.mark.parametrize(
     ("version", "field"),
-    [(CURRENT, "reasoning"), (MIDDLE, "reasoning"), (OLD, "reasoning_content")],
+    [
+        (CURRENT, "reasoning"),
+        ("0.16.0", "reasoning"),
+        (MIDDLE, "reasoning"),
+        (OLD, "reasoning_content"),
+    ],
 )
 @pytest.mark.parametrize(
     ("policy", "expected"),
@@ -69,15 +76,42 @@ def test_reasoning_history_per_call() -> None:
         llm.invoke(history_with_reasoning(), reasoning_history="sometimes")
 
 
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+async def test_recorded_reasoning_is_read_from_each_real_version(version: str) -> None:
+    recorded = load("reasoning_chat", version)["body"]
+    message = recorded["choices"][0]["message"]
+    assert "reasoning_content" not in message  # 0.16 and 0.32 send `reasoning` only
+    fake = FakeVLLM(version=version, reasoning=True)
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    for answer in (llm.invoke(QUESTION), await llm.ainvoke(QUESTION)):
+        assert answer.additional_kwargs["reasoning_content"] == message["reasoning"]
+        assert answer.text == message["content"]
+        assert answer.content_blocks[0] == {"type": "reasoning", "reasoning": message["reasoning"]}
+    streamed = None
+    async for chunk in llm.astream(QUESTION):
+        streamed = chunk if streamed is None else streamed + chunk
+    assert streamed is not None
+    assert streamed.additional_kwargs["reasoning_content"] == message["reasoning"]
+    assert streamed.text == message["content"]
+    counted = (recorded["usage"].get("completion_tokens_details") or {}).get("reasoning_tokens")
+    for usage in (streamed.usage_metadata, llm.invoke(QUESTION).usage_metadata):
+        assert usage is not None
+        if counted is None:  # vLLM counts reasoning tokens in chat usage from 0.28 on
+            assert "reasoning" not in usage.get("output_token_details", {})
+        else:
+            assert usage["output_token_details"]["reasoning"] == counted
+
+
 @pytest.mark.parametrize(
     ("version", "fields"),
     [
         (OLD, ("reasoning_content",)),
         (MIDDLE, ("reasoning", "reasoning_content")),
-        (CURRENT, ("reasoning",)),
     ],
 )
-async def test_reasoning_is_read_from_every_version(version: str, fields: tuple[str, ...]) -> None:
+async def test_reasoning_is_read_from_every_older_version(
+    version: str, fields: tuple[str, ...]
+) -> None:
     fake = FakeVLLM(version=version, reasoning_fields=fields)
     llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
     for message in (llm.invoke(QUESTION), await llm.ainvoke(QUESTION)):

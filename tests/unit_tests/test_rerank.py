@@ -9,7 +9,7 @@ import pytest
 from langchain_core.documents import Document
 
 from langchain_vllm import VLLMRerank
-from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, load
+from tests.unit_tests.fake_vllm import BASE_URL, RECORDED_VERSIONS, FakeVLLM, load
 
 QUERY = "What is the capital of France?"
 DOCUMENTS = ["I like pizza.", "Paris is the capital of France.", "Bananas are yellow."]
@@ -19,13 +19,14 @@ def make(fake: FakeVLLM, **kwargs: Any) -> VLLMRerank:
     return VLLMRerank(base_url=BASE_URL, **fake.clients(), **kwargs)
 
 
-@pytest.fixture
-def pooling() -> FakeVLLM:
-    return FakeVLLM(pooling=True)
+@pytest.fixture(params=RECORDED_VERSIONS)
+def pooling(request: pytest.FixtureRequest) -> FakeVLLM:
+    """The fake embedding server, answering as each recorded vLLM (0.32, 0.16) did."""
+    return FakeVLLM(pooling=True, version=request.param)
 
 
-def recorded_ranking() -> list[tuple[int, float]]:
-    results = load("rerank")["body"]["results"]
+def recorded_ranking(version: str | None) -> list[tuple[int, float]]:
+    results = load("rerank", version)["body"]["results"]
     pairs = [(r["index"], r["relevance_score"]) for r in results]
     return sorted(pairs, key=lambda pair: pair[1], reverse=True)
 
@@ -33,13 +34,15 @@ def recorded_ranking() -> list[tuple[int, float]]:
 def test_rerank_sends_query_and_documents_and_ranks(pooling: FakeVLLM) -> None:
     results = make(pooling, top_n=None).rerank(QUERY, DOCUMENTS)
     request = next(r for r in pooling.requests if r.url.path == "/rerank")
-    assert json.loads(request.content) == load("rerank")["request"]["json"]
-    assert [(r["index"], r["relevance_score"]) for r in results] == recorded_ranking()
+    assert json.loads(request.content) == load("rerank", pooling.version)["request"]["json"]
+    assert [(r["index"], r["relevance_score"]) for r in results] == recorded_ranking(
+        pooling.version
+    )
     assert results[0]["index"] == 1  # the real server ranked the relevant document first
 
 
 def test_top_n_and_threshold(pooling: FakeVLLM) -> None:
-    ranking = recorded_ranking()
+    ranking = recorded_ranking(pooling.version)
     assert len(make(pooling, top_n=1).rerank(QUERY, DOCUMENTS)) == 1
     assert len(make(pooling).rerank(QUERY, DOCUMENTS, top_n=2)) == 2
     threshold = (ranking[0][1] + ranking[1][1]) / 2
@@ -50,8 +53,10 @@ def test_top_n_and_threshold(pooling: FakeVLLM) -> None:
 def test_compress_documents_copies_with_scores(pooling: FakeVLLM) -> None:
     documents = [Document(text, metadata={"n": i}) for i, text in enumerate(DOCUMENTS)]
     ranked = make(pooling, top_n=2).compress_documents(documents, QUERY)
-    assert [d.page_content for d in ranked] == [DOCUMENTS[i] for i, _ in recorded_ranking()[:2]]
-    assert ranked[0].metadata["relevance_score"] == recorded_ranking()[0][1]
+    assert [d.page_content for d in ranked] == [
+        DOCUMENTS[i] for i, _ in recorded_ranking(pooling.version)[:2]
+    ]
+    assert ranked[0].metadata["relevance_score"] == recorded_ranking(pooling.version)[0][1]
     assert ranked[0].metadata["n"] == 1
     assert "relevance_score" not in documents[1].metadata  # inputs untouched
 

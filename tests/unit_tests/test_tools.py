@@ -80,14 +80,30 @@ def test_openai_dict_tools_keep_their_own_strict(fake: FakeVLLM) -> None:
     assert [t["function"]["strict"] for t in tools] == [False, True]
 
 
-async def test_streamed_tool_call_is_assembled(fake: FakeVLLM) -> None:
-    llm = make(fake).bind_tools([GetWeather], tool_choice="required")
+def test_recorded_tool_calls_of_each_version_are_read(recorded: FakeVLLM) -> None:
+    msg = make(recorded).bind_tools([GetWeather], tool_choice="required").invoke("Weather?")
+    body = load_fixture("tool_call", recorded.version)["body"]
+    call = body["choices"][0]["message"]["tool_calls"][0]
+    assert msg.tool_calls == [
+        {
+            "name": call["function"]["name"],
+            "args": json.loads(call["function"]["arguments"]),
+            "id": call["id"],
+            "type": "tool_call",
+        }
+    ]
+    assert msg.response_metadata["finish_reason"] == "tool_calls"
+
+
+async def test_streamed_tool_call_is_assembled(recorded: FakeVLLM) -> None:
+    llm = make(recorded).bind_tools([GetWeather], tool_choice="required")
     full: Any = None
     async for chunk in llm.astream("Weather in Paris?"):
         full = chunk if full is None else full + chunk
     assert full.tool_calls
-    recorded = load_fixture("tool_call_stream")["body"]
-    assert full.tool_calls[0]["name"] in recorded
+    stream = load_fixture("tool_call_stream", recorded.version)["body"]
+    assert full.tool_calls[0]["name"] in stream
+    assert full.tool_calls[0]["args"] == {"city": "Paris"}
     assert full.usage_metadata is not None
 
 

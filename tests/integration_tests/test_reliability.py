@@ -166,7 +166,7 @@ async def test_a_thousand_concurrent_requests() -> None:
 
 # ---------------------------------------------------------------- a server of our own to break
 
-DOOMED_PORT = "8003"
+DOOMED_PORT = "8006"  # free: the launcher's servers use 8000-8005, 8010 and 8016-8018
 DOOMED_KEY = "sk-vllm-doomed-test-key"
 LAUNCHER = Path(__file__).resolve().parents[2] / "scripts" / "vllm_local.py"
 

@@ -64,8 +64,17 @@ test-deps: uv
 	    -q -p no:cacheprovider || exit 1; \
 	done
 
-integration_tests: install server-start
-	$(RUN) pytest tests/integration_tests --record-mode=all
+# The servers every integration test file may use, started (or found running) first; the
+# families and gpt-oss servers (about 5 GB together) are started in the background once the
+# vLLM 0.16 pass has stopped its servers (their tests' fixtures wait for them, or start them),
+# so the 0.16 servers and these two never hold memory at the same time.
+CORE_SERVERS := chat embed reason replica router
+ON_DEMAND_SERVERS := families gpt_oss
+MEMORY := $(PYTHON) scripts/lowest_memory.py
+
+integration_tests: install
+	@if [ -z "$$VLLM_BASE_URL" ]; then $(LAUNCHER) start $(CORE_SERVERS); fi
+	$(MEMORY) "vLLM 0.32 pass" -- $(RUN) pytest tests/integration_tests --record-mode=all
 
 # The version-sensitive integration tests once more, against a real vLLM 0.16: the launcher's
 # group "0.16" (chat-0.16, reason-0.16, embed-0.16 on :8016-8018; their own venv, about 8 GB).
@@ -80,6 +89,7 @@ integration_tests: install server-start
 OLD_VLLM := 0.16
 LAUNCHER_HOME := $(or $(LANGCHAIN_VLLM_HOME),$(HOME)/.cache/langchain-vllm)
 OLD_START_LOG := $(LAUNCHER_HOME)/logs/start-$(OLD_VLLM).log
+ON_DEMAND_LOG := $(LAUNCHER_HOME)/logs/start-on-demand.log
 OLD_CHAT_TESTS := tests/integration_tests/test_chat_models_standard.py \
                   tests/integration_tests/test_chat_models_vllm.py \
                   tests/integration_tests/test_chat_models.py \
@@ -103,18 +113,15 @@ integration_tests_0.16: install servers-0.16-background
 	  echo "VLLM_BASE_URL is set: the vLLM $(OLD_VLLM) pass (local servers only) is skipped"; exit 0; \
 	fi; \
 	eval "$$($(LAUNCHER) env $(OLD_VLLM))"; \
-	started=$$(date +%s); other_log=$$(mktemp); memory_log=$$(mktemp); \
-	( while :; do awk '/MemAvailable/ { print int($$2 / 1024) }' /proc/meminfo; sleep 5; done \
-	  > $$memory_log ) & sampler=$$!; \
+	other_log=$$(mktemp); \
 	$(RUN) pytest $(OLD_OTHER_TESTS) -p no:cacheprovider > $$other_log 2>&1 & other=$$!; \
-	$(RUN) pytest $(OLD_CHAT_TESTS) -m "not version_independent" -p no:cacheprovider \
-	  --deselect $(STREAM_BENCHMARK) --record-mode=all; chat=$$?; \
+	$(MEMORY) "vLLM $(OLD_VLLM) pass" -- $(RUN) pytest $(OLD_CHAT_TESTS) -m "not version_independent" \
+	  -p no:cacheprovider --deselect $(STREAM_BENCHMARK) --record-mode=all; chat=$$?; \
 	wait $$other; other=$$?; \
 	echo "== vLLM $(OLD_VLLM): $(OLD_OTHER_TESTS)"; cat $$other_log; rm -f $$other_log; \
-	kill $$sampler; \
-	echo "== vLLM $(OLD_VLLM) pass: $$(( $$(date +%s) - started )) s, lowest available memory" \
-	  "$$(sort -n $$memory_log | head -1) MiB"; rm -f $$memory_log; \
 	$(LAUNCHER) stop $(OLD_VLLM); \
+	echo "starting $(ON_DEMAND_SERVERS) in the background (log: $(ON_DEMAND_LOG))"; \
+	nohup $(LAUNCHER) start $(ON_DEMAND_SERVERS) >> $(ON_DEMAND_LOG) 2>&1 < /dev/null & \
 	test $$chat -eq 0 && test $$other -eq 0
 
 check: servers-0.16-background lint type test test-deps integration_tests_0.16 integration_tests

@@ -67,9 +67,9 @@ models, CPU binding) that every command reads; a server is added by adding a lin
 Usage::
 
     python3 scripts/vllm_local.py setup [0.16]           # install + prepare models (idempotent)
-    python3 scripts/vllm_local.py start [SERVER|all|0.16] [--timeout 900]
-    python3 scripts/vllm_local.py status [SERVER|all|0.16]
-    python3 scripts/vllm_local.py stop [SERVER|all|0.16]
+    python3 scripts/vllm_local.py start [SERVER|all|0.16 ...] [--timeout 900]
+    python3 scripts/vllm_local.py status [SERVER|all|0.16 ...]
+    python3 scripts/vllm_local.py stop [SERVER|all|0.16 ...]
     eval "$(python3 scripts/vllm_local.py env)"   # VLLM_BASE_URL, VLLM_EMBEDDINGS_BASE_URL, ...
 
 ``setup``
@@ -766,22 +766,34 @@ OLD_GROUP = _OLD_MINOR
 """The commands' name for the older vLLM's servers (``start 0.16``): not part of ``all``."""
 
 
-def select(servers: dict[str, Server], which: str) -> list[Server]:
+def select(servers: dict[str, Server], *which: str) -> list[Server]:
     """Pick the servers a command acts on.
 
     Args:
         servers: All servers by name.
-        which: A server's name, ``all`` (the current vLLM's servers) or ``0.16`` (the older
-            vLLM's).
+        which: Servers' names and groups: ``all`` (the current vLLM's servers) or ``0.16``
+            (the older vLLM's). None: ``all``.
 
     Returns:
-        The selected servers.
+        The selected servers, each once, in the order named.
+
+    Raises:
+        LauncherError: A name that is neither a server nor a group.
     """
-    if which == "all":
-        return [server for server in servers.values() if not server.spec.old_vllm]
-    if which == OLD_GROUP:
-        return [server for server in servers.values() if server.spec.old_vllm]
-    return [servers[which]]
+    picked: dict[str, Server] = {}
+    for name in which or ("all",):
+        if name == "all":
+            group = [server for server in servers.values() if not server.spec.old_vllm]
+        elif name == OLD_GROUP:
+            group = [server for server in servers.values() if server.spec.old_vllm]
+        elif name in servers:
+            group = [servers[name]]
+        else:
+            known = ", ".join([*servers, "all", OLD_GROUP])
+            msg = f"no server or group named {name!r}; choose from {known}"
+            raise LauncherError(msg)
+        picked.update((server.name, server) for server in group)
+    return list(picked.values())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1876,11 +1888,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog="See the module docstring of scripts/vllm_local.py for the full manual.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    choices = (*SPECS_BY_NAME, "all", OLD_GROUP)
+    names = f"servers or groups: {', '.join((*SPECS_BY_NAME, 'all', OLD_GROUP))} (default: all)"
     setup_parser = commands.add_parser("setup", help="install the server venv, prepare the models")
-    setup_parser.add_argument("which", nargs="?", choices=choices, default="all")
+    setup_parser.add_argument("which", nargs="*", help=names)
     start_parser = commands.add_parser("start", help="start servers and wait until healthy")
-    start_parser.add_argument("which", nargs="?", choices=choices, default="all")
+    start_parser.add_argument("which", nargs="*", help=names)
     start_parser.add_argument(
         "--timeout",
         type=float,
@@ -1889,9 +1901,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, text in (("stop", "stop servers"), ("status", "show servers and their health")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("which", nargs="?", choices=choices, default="all")
+        sub.add_argument("which", nargs="*", help=names)
     env_parser = commands.add_parser("env", help="print export lines for the tests' base URLs")
-    env_parser.add_argument("which", nargs="?", choices=choices, default="all")
+    env_parser.add_argument("which", nargs="*", help=names)
     return parser
 
 
@@ -1900,19 +1912,19 @@ def _dispatch(args: argparse.Namespace, layout: Layout, servers: dict[str, Serve
     if command == "setup":
         with setup_lock(layout):
             setup(layout)
-        old = [server.spec for server in select(servers, args.which) if server.spec.old_vllm]
+        old = [server.spec for server in select(servers, *args.which) if server.spec.old_vllm]
         if old:
             with setup_lock(layout, OLD_GROUP):
                 setup_old(layout, old)
         return EXIT_OK
     if command == "start":
-        return start(select(servers, args.which), layout, float(args.timeout))
+        return start(select(servers, *args.which), layout, float(args.timeout))
     if command == "stop":
-        codes = [stop_server(server, layout) for server in select(servers, args.which)]
+        codes = [stop_server(server, layout) for server in select(servers, *args.which)]
         return max(codes, default=EXIT_OK)
     if command == "status":
-        return status(select(servers, args.which), layout)
-    return print_env(select(servers, args.which))
+        return status(select(servers, *args.which), layout)
+    return print_env(select(servers, *args.which))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,7 +56,14 @@ def test_the_seven_servers_and_their_ports() -> None:
     assert len({spec.port_variable for spec in launcher.SPECS}) == len(launcher.SPECS)
     assert len({spec.default_port for spec in launcher.SPECS}) == len(launcher.SPECS)
     choices = launcher._parser().parse_args(["status", "replica"])
-    assert choices.which == "replica"
+    assert choices.which == ["replica"]
+    assert launcher._parser().parse_args(["start"]).which == []  # all of the current vLLM
+    servers = launcher.servers_from_env()
+    assert [s.name for s in launcher.select(servers)] == [s.name for s in launcher.SPECS[:7]]
+    picked = launcher.select(servers, "chat", "embed", "chat", "0.16")
+    assert [s.name for s in picked] == ["chat", "embed", "chat-0.16", "embed-0.16", "reason-0.16"]
+    with pytest.raises(launcher.LauncherError, match="no server or group named 'chats'"):
+        launcher.select(servers, "chats")
 
 
 def test_the_older_vllms_servers_are_a_group_of_their_own(home: Any) -> None:

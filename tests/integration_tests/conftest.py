@@ -202,8 +202,8 @@ def _local_or_named(variable: str, local_url: str, server: str, needs: str) -> s
     return local_url
 
 
-@pytest.fixture(scope="session")
-def families_url() -> str:
+@cache
+def families_base_url() -> str:
     """The families server (tests/families.py); the local one is started if needed."""
     return _local_or_named(
         "VLLM_FAMILIES_BASE_URL",
@@ -211,6 +211,12 @@ def families_url() -> str:
         "families",
         "the launcher's families server (model families picked per request)",
     )
+
+
+@pytest.fixture(scope="session")
+def families_url() -> str:
+    """The families server (tests/families.py); the local one is started if needed."""
+    return families_base_url()
 
 
 @pytest.fixture(scope="session")

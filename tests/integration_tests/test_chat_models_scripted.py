@@ -19,6 +19,7 @@ from tests.integration_tests.conftest import (
     chat_adapter,
     chat_base_url,
     chat_model,
+    families_adapter,
     families_base_url,
 )
 from tests.standard_suites import SCRATCH_CASSETTES, VLLMSuiteBase
@@ -75,6 +76,10 @@ class TestQwen3CoderScripted(VLLMSuiteBase):
             "temperature": 0,
             "max_tokens": 256,
         }
+
+    @property
+    def model_override_value(self) -> str | None:
+        return families_adapter()
 
     def cassette_root(self) -> Path:
         return SCRATCH_CASSETTES / "scripted_qwen3_coder"

@@ -44,7 +44,9 @@ models, CPU binding) that every command reads; a server is added by adding a lin
   --reasoning-parser family``). Its tokenizer is a copy of SmolLM2's with every family's
   markers added as plain tokens (:data:`FAMILY_TOKENS`). Its answers are meant to be
   scripted (``vllm_xargs={"script": ...}``; ``tests/families.py`` writes each family's
-  markup), so its KV cache is small (256 MiB).
+  markup), so its KV cache is small (256 MiB). It also serves the identity LoRA adapter
+  (``SmolLM2-135M-Instruct-lora``, parent ``SmolLM2-135M-Instruct-families``), so LangChain's
+  standard suite can override the model there too.
 * ``gpt_oss``: a tiny gpt-oss (``gpt-oss-tiny``: random weights, the real Harmony tokenizer,
   written by ``server_venv/gpt_oss_model.py``) on port ``$VLLM_GPT_OSS_PORT`` (default 8005),
   served through vLLM's Harmony path with ``--tool-call-parser openai --reasoning-parser
@@ -131,8 +133,9 @@ Usage::
     ``VLLM_ENABLE_RESPONSES_API_STORE=1`` so the Responses API keeps its answers (in
     memory) for ``previous_response_id`` and ``background=True``. Idle, the five first servers
     use about 6 GB of RAM (about 1.4 GB per vLLM server, 80 MB for the router). ``families``
-    (no LoRA, so compiled: 85 to 135 s to start on a busy machine, the compiled graph cached
-    in ``vllm-cache``) uses about 2.2 GB (PSS, after its tests) and ``gpt_oss`` about 2.9 GB
+    (LoRA, so not compiled: 46 s to start beside the others, where compiled it took 85 to
+    135 s; its 16 hermes and qwen3_coder tests took 140 s instead of 126) uses about 2 GB
+    (PSS, after its tests) and ``gpt_oss`` about 2.9 GB
     (its 200,000-token tokenizer is held by the API server and the engine).
 
 ``stop``
@@ -634,6 +637,7 @@ SPECS: tuple[ServerSpec, ...] = (
         generative=True,
         tool_calling="families",
         kv_cache_bytes=FAMILIES_KV_CACHE_BYTES,
+        adapters=(CHAT_LORA_NAME,),
         url_variable="VLLM_FAMILIES_BASE_URL",
     ),
     ServerSpec(
@@ -1517,18 +1521,14 @@ def _generative_flags(server: Server, layout: Layout) -> list[str]:
     ]
 
 
-def _hermes_flags(server: Server, layout: Layout) -> list[str]:
-    """Hermes tool calling with SmolLM2's template, and the identity LoRA adapter."""
+def _lora_flags(server: Server, layout: Layout) -> list[str]:
+    """The identity LoRA adapter, served next to the base model under its own name."""
     lora = {
         "name": CHAT_LORA_NAME,
         "path": str(layout.chat_lora),
         "base_model_name": server.served_name,
     }
     return [
-        "--tool-call-parser",
-        "hermes",
-        "--chat-template",
-        str(CHAT_TEMPLATE),
         "--enable-lora",
         "--max-lora-rank",
         str(LORA_RANK),
@@ -1537,9 +1537,25 @@ def _hermes_flags(server: Server, layout: Layout) -> list[str]:
     ]
 
 
-def _family_flags(_server: Server, layout: Layout) -> list[str]:
-    """Each request's family picks its parsers (``server_venv/family_parsers.py``) and template."""
+def _hermes_flags(server: Server, layout: Layout) -> list[str]:
+    """Hermes tool calling with SmolLM2's template, and the identity LoRA adapter."""
     return [
+        "--tool-call-parser",
+        "hermes",
+        "--chat-template",
+        str(CHAT_TEMPLATE),
+        *_lora_flags(server, layout),
+    ]
+
+
+def _family_flags(server: Server, layout: Layout) -> list[str]:
+    """The families' parsers and template, and the identity LoRA adapter.
+
+    Each request's family picks its parsers (``server_venv/family_parsers.py``) and template;
+    the adapter answers under a second name (model overrides).
+    """
+    return [
+        *_lora_flags(server, layout),
         "--tool-parser-plugin",
         FAMILY_PARSERS_MODULE,
         "--tool-call-parser",

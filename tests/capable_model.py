@@ -37,9 +37,11 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langchain_vllm import ChatVLLM
+from tests.families import BY_NAME, Family
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,31 +64,48 @@ class Answer:
     text: str = ""
     calls: tuple[Call, ...] = ()
     reasoning: str | None = None
+    forced: bool = False
+    """The calls are forced by ``tool_choice`` (``"required"`` or a named tool)."""
+    json_schema: bool = False
+    """The text is JSON under a ``response_format`` schema."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ output formats
 
 
-def hermes(answer: Answer) -> str:
-    """Hermes / Qwen2.5 / Qwen3 (``--tool-call-parser hermes``): text, then one
-    ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` per call; reasoning (for a
-    reasoning parser such as qwen3) before ``</think>``."""
-    calls = "".join(
-        "<tool_call>\n"
-        + json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False)
-        + "\n</tool_call>"
-        for call in answer.calls
-    )
-    separator = "\n" if answer.text and calls else ""
-    output = f"{answer.text}{separator}{calls}"
-    if answer.reasoning is not None:
-        output = f"{answer.reasoning}</think>\n\n{output}"
-    return output
+def written(family: Family, answer: Answer) -> str:
+    """``answer`` as a model of ``family`` writes it, in the markup of ``tests/families.py``.
+
+    Calls forced by ``tool_choice`` (``"required"`` or a named tool) are written as vLLM's
+    grammar for them wants (:meth:`Family.forced_calls`), other calls after the answer's text
+    (:meth:`Family.calls`); reasoning, if any, comes first (:meth:`Family.reason`).
+
+    Args:
+        family: The model family.
+        answer: What the model answers.
+
+    Returns:
+        The script.
+    """
+    calls = [(call.name, call.arguments) for call in answer.calls]
+    if calls and answer.forced:
+        return family.forced_calls(*calls, thought=answer.reasoning)
+    if calls:
+        body = family.calls(*calls, text=answer.text)
+    else:
+        body = family.answer(answer.text, json_schema=answer.json_schema)
+    return body if answer.reasoning is None else family.reason(answer.reasoning, body)
 
 
-FORMATS: dict[str, Callable[[Answer], str]] = {"hermes": hermes}
-"""Each family's output format, by the name of the family's tool-call parser."""
+SCRIPTED_FAMILIES = ("hermes", "qwen3_coder")
+"""The families whose models :class:`CapableChatVLLM` plays (LangChain's standard suite runs
+scripted for each, ``tests/integration_tests/test_chat_models_scripted.py``)."""
+
+FORMATS: dict[str, Callable[[Answer], str]] = {
+    name: partial(written, BY_NAME[name]) for name in SCRIPTED_FAMILIES
+}
+"""Each scripted family's output format, by the family's name in ``tests/families.py``."""
 
 
 # ------------------------------------------------------------------ deciding
@@ -203,21 +222,24 @@ def decide(payload: dict[str, Any]) -> Answer:  # noqa: C901, PLR0911 - the rule
     if isinstance(choice, dict):
         name = choice["function"]["name"]
         if name in by_name:
-            return Answer(calls=(Call(name, _arguments(by_name[name], question)),))
+            return Answer(calls=(Call(name, _arguments(by_name[name], question)),), forced=True)
     if schema_format is not None and tools and after_tool and choice != "none":
         schema = schema_format.get("schema") or {}
         name = str(schema_format.get("name") or "final_answer")
-        return Answer(calls=(Call(name, _instance(schema, f"{tool_result} {question}")),))
+        call = Call(name, _instance(schema, f"{tool_result} {question}"))
+        return Answer(calls=(call,), forced=choice is not None and choice != "auto")
     if tools and choice != "none" and not after_tool:
         wanted = [tool for tool in tools if _fits(tool, question)]
         if not wanted and choice == "required":
             wanted = tools[:1]
         if wanted:
-            return Answer(calls=tuple(Call(t["name"], _arguments(t, question)) for t in wanted))
+            calls = tuple(Call(t["name"], _arguments(t, question)) for t in wanted)
+            return Answer(calls=calls, forced=choice == "required")
     if schema_format is not None:
         instance = _instance(schema_format.get("schema") or {}, f"{tool_result} {question}")
         # a json_schema grammar with whitespace off allows no space at all
-        return Answer(text=json.dumps(instance, ensure_ascii=False, separators=(",", ":")))
+        text = json.dumps(instance, ensure_ascii=False, separators=(",", ":"))
+        return Answer(text=text, json_schema=True)
     if response_format.get("type") == "json_object":
         keys = _QUOTED.findall(question) or ["answer"]
         values = {key: _KNOWN_STRINGS.get(key, "example") for key in keys}
@@ -236,7 +258,9 @@ class CapableChatVLLM(ChatVLLM):
     """
 
     script_format: str = "hermes"
-    """The output format of :data:`FORMATS` (the server's tool-call parser)."""
+    """The family whose markup the model writes (a key of :data:`FORMATS`); the server's
+    parsers must be that family's (on the families server, pick it with
+    ``chat_template_kwargs={"family": ...}``)."""
 
     def _get_request_payload(
         self,

@@ -202,8 +202,8 @@ def _local_or_named(variable: str, local_url: str, server: str, needs: str) -> s
     return local_url
 
 
-@pytest.fixture(scope="session")
-def families_url() -> str:
+@cache
+def families_base_url() -> str:
     """The families server (tests/families.py); the local one is started if needed."""
     return _local_or_named(
         "VLLM_FAMILIES_BASE_URL",
@@ -211,6 +211,25 @@ def families_url() -> str:
         "families",
         "the launcher's families server (model families picked per request)",
     )
+
+
+@cache
+def families_adapter() -> str:
+    """The LoRA adapter the families server serves next to its model (model overrides)."""
+    served = ChatVLLM(base_url=families_base_url()).served_models()
+    adapter = next((m.id for m in served if m.parent is not None), None)
+    if adapter is None:
+        pytest.skip(
+            "needs a families server with a LoRA adapter (model overrides): it serves "
+            f"{', '.join(m.id for m in served)}; restart it with scripts/vllm_local.py"
+        )
+    return adapter
+
+
+@pytest.fixture(scope="session")
+def families_url() -> str:
+    """The families server (tests/families.py); the local one is started if needed."""
+    return families_base_url()
 
 
 @pytest.fixture(scope="session")

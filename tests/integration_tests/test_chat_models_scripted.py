@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.capable_model import CapableChatVLLM
-from tests.integration_tests.conftest import chat_adapter, chat_base_url, chat_model
+from tests.families import BY_NAME
+from tests.integration_tests.conftest import (
+    chat_adapter,
+    chat_base_url,
+    chat_model,
+    families_adapter,
+    families_base_url,
+)
 from tests.standard_suites import SCRATCH_CASSETTES, VLLMSuiteBase
 
 if TYPE_CHECKING:
@@ -45,3 +52,34 @@ class TestHermesScripted(VLLMSuiteBase):
 
     def cassette_root(self) -> Path:
         return SCRATCH_CASSETTES / "scripted"
+
+
+@pytest.mark.vcr
+class TestQwen3CoderScripted(VLLMSuiteBase):
+    """A Qwen3-Coder / Qwen3.5 model behind ``--tool-call-parser qwen3_coder --reasoning-parser
+    qwen3`` (the families server's ``qwen3_coder`` family): XML tool calls
+    (``<function=NAME><parameter=KEY>value</parameter>``) in place of Hermes' JSON, its own
+    grammar for strict tools, and Qwen3's reasoning parser with thinking off."""
+
+    @property
+    def chat_model_class(self) -> type[CapableChatVLLM]:
+        return CapableChatVLLM
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {
+            "base_url": families_base_url(),
+            "script_format": "qwen3_coder",
+            "chat_template_kwargs": BY_NAME["qwen3_coder"].template_kwargs,
+            # Qwen3's reasoning parser reads an answer as reasoning unless thinking is off
+            "enable_thinking": False,
+            "temperature": 0,
+            "max_tokens": 256,
+        }
+
+    @property
+    def model_override_value(self) -> str | None:
+        return families_adapter()
+
+    def cassette_root(self) -> Path:
+        return SCRATCH_CASSETTES / "scripted_qwen3_coder"

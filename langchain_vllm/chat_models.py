@@ -11,25 +11,24 @@ from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vllm import (
     _content,
     _http,
+    _portable,
     _profile,
     _reasoning,
     _request,
     _server,
     _structured,
     _system_messages,
+    _tokens,
     _tools,
-    _versions,
 )
-from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL, LoraAdapters
+from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._plain_chat import PlainChatCompletions
-from langchain_vllm._portable import Portable
 from langchain_vllm._reasoning import ReasoningParams
-from langchain_vllm._tokens import ServerTokenCounts
 from langchain_vllm.sampling import VLLMSamplingParams
 
 if TYPE_CHECKING:
@@ -52,12 +51,14 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
+# Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
+@_portable.travels(
+    client_fields=("client", "async_client", "root_client", "root_async_client"),
+    api_key_field="openai_api_key",
+)
 class ChatVLLM(
-    Portable,
     VLLMSamplingParams,
     ReasoningParams,
-    ServerTokenCounts,
-    LoraAdapters,
     PlainChatCompletions,
     ChatOpenAI,
 ):
@@ -462,7 +463,8 @@ class ChatVLLM(
     is closed, so vLLM aborts the generation, and ``VLLMDeadlineError`` (a
     ``ModelTimeoutError``) is raised with the chunks received in its ``partial``."""
 
-    _discovered_model: str | None = None
+    _vllm: _server.Server = PrivateAttr()
+    """The server (``_server.Server``): what it serves, its version, the discovered model."""
 
     # ------------------------------------------------------------------ construction
 
@@ -532,6 +534,9 @@ class ChatVLLM(
         if self.openai_api_key is None:
             self.openai_api_key = SecretStr(DEFAULT_API_KEY)
         _http.attach_chat_clients(self, proxy=self.openai_proxy)
+        self._vllm = _server.Server(
+            self.root_client, self.root_async_client, str(self.openai_api_base), "ChatVLLM"
+        )
         return self
 
     # ------------------------------------------------------------------ identity
@@ -574,7 +579,7 @@ class ChatVLLM(
     @property
     def model_id(self) -> str | None:
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
-        return self.model_name or self._discovered_model
+        return self._vllm.model_id(self.model_name)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -589,17 +594,19 @@ class ChatVLLM(
 
     def _ask_profile(self, group: str) -> dict[str, Any]:
         """Answer one group of server-decided profile keys (see ``_profile``)."""
-        model, base_url = self._discover_model(), self._base_url()
+        model, server = self._discover_model(), self._vllm
 
         return _profile.answer(
             group,
-            base_url=base_url,
+            base_url=server.base_url,
             model=model,
             system_messages=self.system_messages,
-            template_accepts=lambda: _system_messages.accepts(self.root_client, base_url, model),
-            context_window=lambda: _server.context_window(self._served_models(), model),
+            template_accepts=lambda: _system_messages.accepts(
+                self.root_client, server.base_url, model
+            ),
+            context_window=lambda: server.context_window(model),
             probe=lambda group: _doctor().probe_status(
-                self._sync_sdk_client(), model, self._wire_format(), group
+                server.client, model, server.wire_format(), group
             ),
         )
 
@@ -611,53 +618,136 @@ class ChatVLLM(
 
     # ------------------------------------------------------------------ the server
 
-    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
-        return self.root_client, self.root_async_client
-
-    # Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
-    _client_fields = ("client", "async_client", "root_client", "root_async_client")
-    _api_key_field = "openai_api_key"
-
     def _rebuild_clients(self) -> None:
         cast("Callable[[], object]", self.validate_environment)()  # a validator, run once more
 
     def _base_url(self) -> str:
-        return str(self.openai_api_base).rstrip("/")
+        return self._vllm.base_url
 
     def _discover_model(self, call: dict[str, Any] | None = None) -> str:
-        """As the companions (model, server version), plus the served models always.
+        """The model and server version (once), plus the served models always.
 
         They give ``profile["max_input_tokens"]``. A ``call`` with strict tools also learns
         whether the server is a vllm-router, which drops ``strict``, and warns once if so.
         """
-        self._served_models()
-        model = super()._discover_model()
-        if _tools.any_strict((call or {}).get("tools")) and _server.is_vllm_router(
-            self._sync_sdk_client()
-        ):
-            _server.warn_router_drops_strict(self._base_url())
-        self._warn_if_strict_ignored(call)
-        return model
+        return self._vllm.discover_chat(self.model_name, call or {})
 
     async def _adiscover_model(self, call: dict[str, Any] | None = None) -> str:
         """Async twin of :meth:`_discover_model`."""
-        await self._aserved_models()
-        model = await super()._adiscover_model()
-        if _tools.any_strict((call or {}).get("tools")) and await _server.ais_vllm_router(
-            self._async_sdk_client()
-        ):
-            _server.warn_router_drops_strict(self._base_url())
-        self._warn_if_strict_ignored(call)
-        return model
+        return await self._vllm.adiscover_chat(self.model_name, call or {})
 
-    def _warn_if_strict_ignored(self, call: dict[str, Any] | None) -> None:
-        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
-        call = call or {}
-        wire = self._wire_format()
-        if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
-            wire, call.get("tool_choice")
-        ):
-            _server.warn_strict_ignored(self._base_url(), wire.version)
+    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Models the server serves (base models and LoRA adapters), cached per base URL."""
+        return list(self._vllm.served_models(refresh=refresh))
+
+    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Async twin of :meth:`served_models`."""
+        return list(await self._vllm.aserved_models(refresh=refresh))
+
+    def server_version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``GET /version``, cached per base URL).
+
+        ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
+        newest wire format. ``refresh=True`` asks again (after an upgrade).
+        """
+        return self._vllm.version(refresh=refresh)
+
+    async def aserver_version(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`server_version`."""
+        return await self._vllm.aversion(refresh=refresh)
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """The served LoRA adapters; each one's ``parent`` is its base model.
+
+        Pass an adapter's ``id`` as ``model`` to generate with it.
+        """
+        return self._vllm.lora_adapters(refresh=refresh)
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
+
+        Needs a server started with ``--enable-lora`` and
+        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``model=name`` uses it. The
+        cached model list is refreshed.
+        """
+        self._vllm.load_lora_adapter(name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await self._vllm.aload_lora_adapter(name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
+        self._vllm.unload_lora_adapter(name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await self._vllm.aunload_lora_adapter(name)
+
+    # ------------------------------------------------------------------ tokens
+
+    def _tokenize_chat_body(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None
+    ) -> dict[str, Any]:
+        """The chat-form ``/tokenize`` body: what a chat request with ``messages`` would send."""
+        extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"] = [_tools.format_tool(tool, strict=None) for tool in tools]
+        return _tokens.chat_body(self._get_request_payload(list(messages), **extra))
+
+    @_server.resend_if_server_changed
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
+        self._discover_model()
+        return _tokens.ids(self._vllm.tokenize(_tokens.text_body(self.model_id, text)))
+
+    @_server.resend_if_server_changed
+    async def aget_token_ids(self, text: str) -> list[int]:
+        """Async twin of :meth:`get_token_ids`."""
+        await self._adiscover_model()
+        return _tokens.ids(await self._vllm.atokenize(_tokens.text_body(self.model_id, text)))
+
+    def get_num_tokens(self, text: str) -> int:
+        """Number of tokens in ``text`` by the server's tokenizer (no special tokens added)."""
+        return len(self.get_token_ids(text))
+
+    async def aget_num_tokens(self, text: str) -> int:
+        """Async twin of :meth:`get_num_tokens`."""
+        return len(await self.aget_token_ids(text))
+
+    @_server.resend_if_server_changed
+    def get_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+        **kwargs: Any,
+    ) -> int:
+        """Prompt tokens of a chat request with ``messages`` (and ``tools``), by the server.
+
+        Uses the chat form of ``POST /tokenize``, so the model's chat template, the generation
+        prompt and the tool definitions are counted exactly as the server will count them:
+        the result equals ``usage_metadata["input_tokens"]`` of invoking the same messages.
+
+        Args:
+            messages: The conversation.
+            tools: Tools as passed to :meth:`bind_tools` (their definitions cost tokens).
+            kwargs: Ignored by vLLM's tokenizer (accepted for ``BaseChatModel`` callers).
+        """
+        del kwargs
+        self._discover_model()
+        body = self._tokenize_chat_body(messages, tools)
+        return int(self._vllm.tokenize(body)["count"])
+
+    @_server.resend_if_server_changed
+    async def aget_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Async twin of :meth:`get_num_tokens_from_messages`."""
+        await self._adiscover_model()
+        body = self._tokenize_chat_body(messages, tools)
+        return int((await self._vllm.atokenize(body))["count"])
 
     # Discovery happens at the public entry points because BaseChatModel computes the
     # LangSmith params (which name the model) before it calls _generate/_stream.
@@ -751,12 +841,14 @@ class ChatVLLM(
             # refuses `tools: []` (400), OpenAI treats it as no tools: so does ChatVLLM.
             for key in ("tools", "tool_choice", "parallel_tool_calls"):
                 payload.pop(key, None)
-        wire = self._wire_format()
+        wire = self._vllm.wire_format()
         if "messages" in payload:
             payload["messages"] = _system_messages.apply(
                 _reasoning.with_reasoning_history(messages, payload["messages"], history, wire),
                 self.system_messages,
-                lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
+                lambda: (
+                    _system_messages.known(self._vllm.base_url, str(self.model_id)) is not False
+                ),
             )
         return _request.finish_payload(
             payload,
@@ -770,14 +862,14 @@ class ChatVLLM(
         """Ask (once) whether the template takes this conversation's system messages."""
         roles, policy = [m.type for m in messages], self.system_messages
         _system_messages.learn(
-            self._sync_sdk_client, self._base_url(), roles, policy, self.model_id
+            lambda: self._vllm.client, self._vllm.base_url, roles, policy, self.model_id
         )
 
     async def _alearn_template(self, messages: list[BaseMessage]) -> None:
         """Async twin of :meth:`_learn_template`."""
         roles, policy = [m.type for m in messages], self.system_messages
         await _system_messages.alearn(
-            self.root_async_client, self._base_url(), roles, policy, self.model_id
+            self.root_async_client, self._vllm.base_url, roles, policy, self.model_id
         )
 
     # The hooks below add explained errors and the chat-template question around
@@ -786,7 +878,7 @@ class ChatVLLM(
 
     @_server.resend_if_server_changed
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             self._learn_template(messages)
             return super()._generate(messages, *args, **kwargs)
 
@@ -794,7 +886,7 @@ class ChatVLLM(
     async def _agenerate(
         self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> ChatResult:
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
             return await super()._agenerate(messages, *args, **kwargs)
 
@@ -802,7 +894,7 @@ class ChatVLLM(
     def _stream(
         self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             self._learn_template(messages)
             yield from super()._stream(messages, *args, **kwargs)
 
@@ -810,7 +902,7 @@ class ChatVLLM(
     async def _astream(
         self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
             async for chunk in super()._astream(messages, *args, **kwargs):
                 yield chunk

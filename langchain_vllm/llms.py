@@ -247,7 +247,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         return _request.finish_payload(
             payload,
             model=model,
-            wire=self._wire_format(),
+            wire=self._vllm.wire_format(),
             vllm_fields=vllm_fields,
             endpoint="completions",
         )
@@ -279,7 +279,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = self._discover_model()
+        model = self._vllm.discover(self.model)
         if self.streaming:
             generations = []
             for prompt in prompts:
@@ -290,7 +290,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 generations.append([Generation(text=text, generation_info=info)])
             return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
         payload = self._payload(model, prompts, stop, kwargs)
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             response = self.client.completions.create(**payload)
         return self._result(response, prompts)
 
@@ -302,7 +302,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = await self._adiscover_model()
+        model = await self._vllm.adiscover(self.model)
         if self.streaming:
             generations = []
             for prompt in prompts:
@@ -313,7 +313,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 generations.append([Generation(text=text, generation_info=info)])
             return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
         payload = self._payload(model, prompts, stop, kwargs)
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             response = await self.async_client.completions.create(**payload)
         return self._result(response, prompts)
 
@@ -334,8 +334,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        payload = self._stream_payload(self._discover_model(), prompt, stop, kwargs)
-        with self._explained_errors():
+        payload = self._stream_payload(self._vllm.discover(self.model), prompt, stop, kwargs)
+        with self._vllm.explained_errors():
             raw = self.client.completions.with_raw_response.create(**payload)
             for chunk in _streams.read_stream(
                 raw.http_response,
@@ -355,8 +355,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        payload = self._stream_payload(await self._adiscover_model(), prompt, stop, kwargs)
-        async with self._aexplained_errors():
+        payload = self._stream_payload(await self._vllm.adiscover(self.model), prompt, stop, kwargs)
+        async with self._vllm.aexplained_errors():
             raw = await self.async_client.completions.with_raw_response.create(**payload)
             async for chunk in _streams.aread_stream(
                 raw.http_response,

@@ -16,10 +16,12 @@ from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from langchain_vllm import (
     _content,
     _http,
+    _plain_chat,
     _portable,
     _profile,
     _reasoning,
     _request,
+    _responses,
     _server,
     _structured,
     _system_messages,
@@ -27,12 +29,15 @@ from langchain_vllm import (
     _tools,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
-from langchain_vllm._plain_chat import PlainChatCompletions
 from langchain_vllm._reasoning import ReasoningParams
 from langchain_vllm.sampling import VLLMSamplingParams
 
 if TYPE_CHECKING:
     import openai
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
@@ -56,12 +61,7 @@ ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
     client_fields=("client", "async_client", "root_client", "root_async_client"),
     api_key_field="openai_api_key",
 )
-class ChatVLLM(
-    VLLMSamplingParams,
-    ReasoningParams,
-    PlainChatCompletions,
-    ChatOpenAI,
-):
+class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -435,6 +435,10 @@ class ChatVLLM(
 
     openai_proxy: str | None = None
     """Explicit HTTP proxy for requests to the server (``OPENAI_PROXY`` is not read)."""
+
+    max_tokens: int | None = None
+    """Maximum number of tokens to generate (no ``max_completion_tokens`` alias: that is
+    ChatOpenAI's; the body names the field as the server's version reads it)."""
 
     stream_usage: bool | None = True
     """Send ``stream_options.include_usage`` so the last streamed chunk carries usage."""
@@ -872,39 +876,93 @@ class ChatVLLM(
             self.root_async_client, self._vllm.base_url, roles, policy, self.model_id
         )
 
-    # The hooks below add explained errors and the chat-template question around
-    # PlainChatCompletions' (which reads Chat Completions as plain dicts, or defers to
-    # ChatOpenAI).
+    # The four request hooks: explained errors and the chat-template question around the
+    # payload (_get_request_payload above), then the send and the reading (_plain_chat, or
+    # _responses for the Responses API, or ChatOpenAI's own path behind a LangSmith gateway).
 
     @_server.resend_if_server_changed
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            return super()._generate(messages, *args, **kwargs)
+            route = _plain_chat.route(self, kwargs)
+            if route == "responses":
+                return _responses.generate(self, messages, stop, kwargs)
+            if route == "openai":
+                return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            return _plain_chat.generate(self, payload)
 
     @_server.resend_if_server_changed
     async def _agenerate(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            return await super()._agenerate(messages, *args, **kwargs)
+            route = _plain_chat.route(self, kwargs)
+            if route == "responses":
+                return await _responses.agenerate(self, messages, stop, kwargs)
+            if route == "openai":
+                return await super()._agenerate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            return await _plain_chat.agenerate(self, payload)
+
+    def _stream_payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._get_request_payload(
+            messages, stop=stop, **_plain_chat.stream_kwargs(self, kwargs)
+        )
 
     @_server.resend_if_server_changed
     def _stream(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            yield from super()._stream(messages, *args, **kwargs)
+            route = _plain_chat.route(self, kwargs)
+            if route == "responses":
+                yield from _responses.stream(self, messages, stop, run_manager, kwargs)
+            elif route == "openai":
+                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            else:
+                payload = self._stream_payload(messages, stop, kwargs)
+                yield from _plain_chat.stream(self, payload, run_manager)
 
     @_server.resend_if_server_changed
     async def _astream(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            async for chunk in super()._astream(messages, *args, **kwargs):
+            route = _plain_chat.route(self, kwargs)
+            if route == "responses":
+                chunks = _responses.astream(self, messages, stop, run_manager, kwargs)
+            elif route == "openai":
+                chunks = super()._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            else:
+                payload = self._stream_payload(messages, stop, kwargs)
+                chunks = _plain_chat.astream(self, payload, run_manager)
+            async for chunk in chunks:
                 yield chunk
 
     # ------------------------------------------------------------------ responses

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import openai
 
-from langchain_vllm import _served, _tools, _versions
+from langchain_vllm import _probes, _served, _tools, _versions
 from langchain_vllm.errors import (
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
@@ -697,6 +697,10 @@ class Server:
     async def atokenize(self, body: dict[str, Any]) -> dict[str, Any]:
         """Async twin of :meth:`tokenize`."""
         return await atokenize(self.async_client, body)
+
+    def probe_status(self, model: str, group: str) -> str:
+        """The status of the doctor's ``"tools"`` or ``"reasoning"`` probe (``_probes``)."""
+        return _probes.probe_status(self.client, model, self.wire_format(), group)
 
     # ------------------------------------------------------------------ LoRA adapters
 

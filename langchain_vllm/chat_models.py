@@ -609,9 +609,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
                 self.root_client, server.base_url, model
             ),
             context_window=lambda: server.context_window(model),
-            probe=lambda group: _doctor().probe_status(
-                server.client, model, server.wire_format(), group
-            ),
+            probe=lambda group: server.probe_status(model, group),
         )
 
     @property
@@ -1118,10 +1116,3 @@ def _input_messages(input_: LanguageModelInput) -> list[BaseMessage]:
     if isinstance(input_, str):
         return [HumanMessage(content=input_)]
     return convert_to_messages(input_)
-
-
-def _doctor() -> Any:
-    """The doctor module, whose probes answer ``profile`` (imported when first needed)."""
-    from langchain_vllm import doctor  # noqa: PLC0415 - the doctor imports much; lazily
-
-    return doctor

@@ -44,14 +44,15 @@ def _ours(obj: Any) -> bool:
     return str(getattr(obj, "__module__", "") or "").startswith("langchain_vllm")
 
 
-def _public_class(cls: type, name: str) -> bool:
-    """A class of the surface: defined in a public module, or one of the package's names.
+def _public_class(cls: type, name: str, module: Any) -> bool:
+    """A class of the surface: defined in a public module, or exported by its ``__all__``.
 
     A private module's class imported into a public module (a base class, say) is an
-    implementation detail, not a name users are told about.
+    implementation detail, not a name users are told about, unless the public module lists
+    it in ``__all__``.
     """
     private = any(part.startswith("_") for part in cls.__module__.split("."))
-    return _ours(cls) and (not private or name in langchain_vllm.__all__)
+    return _ours(cls) and (not private or name in getattr(module, "__all__", ()))
 
 
 def _member_line(name: str, member: Any) -> str:
@@ -107,7 +108,7 @@ def _module_lines(module: Any) -> list[str]:
         if inspect.ismodule(obj):
             continue
         if inspect.isclass(obj):
-            if _public_class(obj, name):
+            if _public_class(obj, name, module):
                 lines.extend(_class_lines(obj))
         elif inspect.isfunction(obj):
             if _ours(obj):

@@ -8,7 +8,7 @@ handed to ChatOpenAI's own converters (``_create_chat_result``,
 ``_convert_chunk_to_generation_chunk``); streams go through ``_streams`` (deadline, partial
 text). Each answer says how it ended (``errors``: aborted, cut mid tool call, cut structured
 answer, no choices). The Responses API goes through ``_responses``; an API gateway through
-ChatOpenAI (:func:`route` says which).
+ChatOpenAI (``ChatVLLM._route`` says which).
 
 ChatModel's request hooks (``chat_models.py``) build the payload, then call :func:`generate`
 or :func:`stream` here with it: the send and the reading. What a sync and an async request
@@ -18,17 +18,16 @@ share is written once (:class:`Sent`); only the I/O is written twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.messages import AIMessage
 
-from langchain_vllm import _streams, _structured, _tidy, _tools, _upstream, errors
+from langchain_vllm import _streams, _structured, _tidy, _tools, errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     from langchain_core.outputs import ChatGenerationChunk, ChatResult
-    from langchain_openai.chat_models.base import BaseChatOpenAI
 
 
 class ChatModel(Protocol):
@@ -44,8 +43,6 @@ class ChatModel(Protocol):
     include_response_headers: bool
     output_version: str | None
 
-    def _use_responses_api(self, payload: dict[str, Any]) -> bool: ...
-
     def _create_chat_result(
         self, response: dict[str, Any], generation_info: dict[str, Any] | None = None
     ) -> ChatResult: ...
@@ -58,20 +55,6 @@ class ChatModel(Protocol):
     ) -> ChatGenerationChunk | None: ...
 
     def _base_url(self) -> str: ...
-
-
-Route = Literal["chat", "responses", "openai"]
-
-
-def route(llm: ChatModel, kwargs: dict[str, Any]) -> Route:
-    """Which path a call takes.
-
-    ``"chat"`` (read here), ``"responses"`` (``_responses``) or ``"openai"``
-    (ChatOpenAI's own path, for a LangSmith gateway).
-    """
-    if _upstream.uses_gateway(cast("BaseChatOpenAI", llm)):
-        return "openai"
-    return "responses" if llm._use_responses_api(kwargs) else "chat"  # noqa: SLF001
 
 
 def wants_stream_usage(llm: ChatModel, kwargs: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from langchain_vllm import (
     _system_messages,
     _tokens,
     _tools,
+    _upstream,
 )
 from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._reasoning import ReasoningParams
@@ -810,6 +811,16 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
         del payload
         return self.use_responses_api is True or self.use_previous_response_id
 
+    def _route(self, kwargs: dict[str, Any]) -> Literal["chat", "responses", "openai"]:
+        """Which path a call takes.
+
+        ``"chat"`` (``_plain_chat``), ``"responses"`` (``_responses``) or ``"openai"``
+        (ChatOpenAI's own path, for a LangSmith gateway).
+        """
+        if _upstream.uses_gateway(self):
+            return "openai"
+        return "responses" if self._use_responses_api(kwargs) else "chat"
+
     def _get_request_payload(
         self,
         input_: LanguageModelInput,
@@ -888,7 +899,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> ChatResult:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            route = _plain_chat.route(self, kwargs)
+            route = self._route(kwargs)
             if route == "responses":
                 return _responses.generate(self, messages, stop, kwargs)
             if route == "openai":
@@ -906,7 +917,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> ChatResult:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            route = _plain_chat.route(self, kwargs)
+            route = self._route(kwargs)
             if route == "responses":
                 return await _responses.agenerate(self, messages, stop, kwargs)
             if route == "openai":
@@ -933,7 +944,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> Iterator[ChatGenerationChunk]:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            route = _plain_chat.route(self, kwargs)
+            route = self._route(kwargs)
             if route == "responses":
                 yield from _responses.stream(self, messages, stop, run_manager, kwargs)
             elif route == "openai":
@@ -952,7 +963,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            route = _plain_chat.route(self, kwargs)
+            route = self._route(kwargs)
             if route == "responses":
                 chunks = _responses.astream(self, messages, stop, run_manager, kwargs)
             elif route == "openai":

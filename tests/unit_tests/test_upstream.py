@@ -18,7 +18,7 @@ from langchain_openai.chat_models import base
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import SecretStr
 
-from langchain_vllm import ChatVLLM, _plain_chat, _upstream
+from langchain_vllm import ChatVLLM, _upstream
 from langchain_vllm._upstream import LANGCHAIN_OPENAI_VERSION, Member
 
 _OWNERS: dict[str, Any] = {
@@ -107,8 +107,8 @@ def test_the_gateway_flag_is_read_without_relying_on_it() -> None:
     assert _upstream.uses_gateway(gateway) is expected, (
         f"{_VERSION}: ChatOpenAI._uses_gateway no longer detects a LangSmith key"
     )
-    assert _plain_chat.route(gateway, {}) == ("openai" if expected else "chat")
-    assert _plain_chat.route(plain, {}) == "chat"
+    assert gateway._route({}) == ("openai" if expected else "chat")
+    assert plain._route({}) == "chat"
 
 
 # ---------------------------------------------------------------- replaced validators

@@ -115,7 +115,7 @@ class VLLMEndpoint(BaseModel):
     @property
     def model_id(self) -> str | None:
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
-        return self._vllm.model_id(self.model)
+        return self.model or self._vllm.discovered
 
     def _rebuild_clients(self) -> None:
         cast("Callable[[], object]", self._build_clients)()  # a validator, run once more

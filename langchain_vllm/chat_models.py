@@ -584,7 +584,7 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     @property
     def model_id(self) -> str | None:
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
-        return self._vllm.model_id(self.model_name)
+        return self.model_name or self._vllm.discovered  # the name first: no private lookup
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)

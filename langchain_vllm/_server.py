@@ -107,7 +107,9 @@ def _version_of(body: object) -> str | None:
     return str(version) if version is not None else None
 
 
-def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | None:
+def server_version(
+    client: openai.OpenAI, *, refresh: bool = False, stacklevel: int = 4
+) -> str | None:
     """The server's vLLM version from ``GET /version`` (cached); ``None`` if it has none.
 
     Raises:
@@ -122,15 +124,18 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
         version = None  # a router or proxy without /version: assume the newest server
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
-    return _learned_version(key, version)
+    return _learned_version(key, version, stacklevel)
 
 
-def _learned_version(key: str, version: str | None) -> str | None:
-    """Cache a server's version; warn when it is older than the oldest one supported."""
+def _learned_version(key: str, version: str | None, stacklevel: int) -> str | None:
+    """Cache a server's version; warn when it is older than the oldest one supported.
+
+    ``stacklevel`` counts from the caller of :func:`server_version` (4: its caller's caller).
+    """
     with _lock:
         _version_cache[key] = version
     if _versions.unsupported(version):
-        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=4)
+        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=stacklevel)
     return version
 
 
@@ -146,7 +151,9 @@ def unsupported_version(base_url: str, version: str | None) -> str:
     )
 
 
-async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
+async def aserver_version(
+    client: openai.AsyncOpenAI, *, refresh: bool = False, stacklevel: int = 4
+) -> str | None:
     """Async twin of :func:`server_version`."""
     key = cache_key(client)
     if not refresh and key in _version_cache:
@@ -158,7 +165,7 @@ async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) 
         version = None
     except (openai.APIConnectionError, openai.APIStatusError) as error:
         raise explain_error(error, key) from error
-    return _learned_version(key, version)
+    return _learned_version(key, version, stacklevel)
 
 
 def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
@@ -266,7 +273,8 @@ def warn_router_drops_strict(base_url: str) -> None:
         if base_url in _warned_strict:
             return
         _warned_strict.add(base_url)
-    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=4)
+    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
+    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=5)
 
 
 def strict_ignored(base_url: str, version: str | None) -> str:
@@ -287,7 +295,8 @@ def warn_strict_ignored(base_url: str, version: str | None) -> None:
         if base_url in _warned_strict_ignored:
             return
         _warned_strict_ignored.add(base_url)
-    warnings.warn(strict_ignored(base_url, version), UserWarning, stacklevel=4)
+    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
+    warnings.warn(strict_ignored(base_url, version), UserWarning, stacklevel=5)
 
 
 def load_lora_adapter(client: openai.OpenAI, name: str, path: str) -> None:
@@ -599,11 +608,11 @@ class Server:
 
     def version(self, *, refresh: bool = False) -> str | None:
         """The server's vLLM version (``GET /version``, cached per base URL)."""
-        return server_version(self.client, refresh=refresh)
+        return server_version(self.client, refresh=refresh, stacklevel=5)  # above this frame
 
     async def aversion(self, *, refresh: bool = False) -> str | None:
         """Async twin of :meth:`version`."""
-        return await aserver_version(self.async_client, refresh=refresh)
+        return await aserver_version(self.async_client, refresh=refresh, stacklevel=5)
 
     def wire_format(self) -> _versions.WireFormat:
         """The server's wire format (the newest until its version is known)."""
@@ -652,7 +661,8 @@ class Server:
         ignores ``strict`` under ``tool_choice="auto"``.
         """
         self.served_models()
-        model = self.discover(given)
+        model = self.pick_model(given)
+        server_version(self.client)  # (not self.version(): a warning names the caller's frame)
         if _tools.any_strict(call.get("tools")) and is_vllm_router(self.client):
             warn_router_drops_strict(self.base_url)
         self._warn_if_strict_ignored(call)
@@ -661,7 +671,8 @@ class Server:
     async def adiscover_chat(self, given: str | None, call: Mapping[str, Any]) -> str:
         """Async twin of :meth:`discover_chat`."""
         await self.aserved_models()
-        model = await self.adiscover(given)
+        model = await self.apick_model(given)
+        await aserver_version(self.async_client)
         if _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client):
             warn_router_drops_strict(self.base_url)
         self._warn_if_strict_ignored(call)

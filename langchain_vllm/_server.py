@@ -22,6 +22,7 @@ import inspect
 import threading
 import warnings
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import openai
@@ -102,6 +103,31 @@ def cached_version(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[bool, st
     return key in _version_cache, _version_cache.get(key)
 
 
+@dataclass
+class _Answer:
+    """What a request answered (``None`` until it did, or when it was a 404)."""
+
+    body: object = None
+
+
+@contextmanager
+def _asking(key: str, *, missing_is_none: bool = True) -> Iterator[_Answer]:
+    """Around one question to the server at ``key``, for the sync and async askers alike.
+
+    A 404 leaves the answer ``None`` (``missing_is_none``: a router or proxy without
+    ``/version``, taken to be the newest server); an unreachable server or another refusal
+    is raised as :func:`explain_error` explains it.
+    """
+    answer = _Answer()
+    try:
+        yield answer
+    except openai.NotFoundError as error:
+        if not missing_is_none:
+            raise explain_error(error, key) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
+
+
 def _version_of(body: object) -> str | None:
     version = body.get("version") if isinstance(body, dict) else None
     return str(version) if version is not None else None
@@ -118,13 +144,9 @@ def server_version(
     key = cache_key(client)
     if not refresh and key in _version_cache:
         return _version_cache[key]
-    try:
-        version = _version_of(client.get(f"{root_url(client)}/version", cast_to=object))
-    except openai.NotFoundError:
-        version = None  # a router or proxy without /version: assume the newest server
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    return _learned_version(key, version, stacklevel)
+    with _asking(key) as answer:
+        answer.body = client.get(f"{root_url(client)}/version", cast_to=object)
+    return _learned_version(key, _version_of(answer.body), stacklevel)
 
 
 def _learned_version(key: str, version: str | None, stacklevel: int) -> str | None:
@@ -158,14 +180,9 @@ async def aserver_version(
     key = cache_key(client)
     if not refresh and key in _version_cache:
         return _version_cache[key]
-    try:
-        body = await client.get(f"{root_url(client)}/version", cast_to=object)
-        version = _version_of(body)
-    except openai.NotFoundError:
-        version = None
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    return _learned_version(key, version, stacklevel)
+    with _asking(key) as answer:
+        answer.body = await client.get(f"{root_url(client)}/version", cast_to=object)
+    return _learned_version(key, _version_of(answer.body), stacklevel)
 
 
 def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
@@ -341,8 +358,12 @@ async def aunload_lora_adapter(client: openai.AsyncOpenAI, name: str) -> None:
     forget(cache_key(client))
 
 
-def _parse(page: Iterable[Any]) -> tuple[ServedModel, ...]:
-    return tuple(ServedModel.from_card(card.model_dump()) for card in page)
+def _learned_models(key: str, page: object) -> tuple[ServedModel, ...]:
+    """Cache the served models of a ``/v1/models`` page (its cards) and return them."""
+    models = tuple(ServedModel.from_card(card.model_dump()) for card in cast("list[Any]", page))
+    with _lock:
+        _models[key] = models
+    return models
 
 
 def served_models(client: openai.OpenAI, *, refresh: bool = False) -> tuple[ServedModel, ...]:
@@ -354,13 +375,9 @@ def served_models(client: openai.OpenAI, *, refresh: bool = False) -> tuple[Serv
     key = cache_key(client)
     if not refresh and (known := _models.get(key)) is not None:
         return known
-    try:
-        models = _parse(client.models.list())
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    with _lock:
-        _models[key] = models
-    return models
+    with _asking(key, missing_is_none=False) as answer:
+        answer.body = list(client.models.list())
+    return _learned_models(key, answer.body)
 
 
 async def aserved_models(
@@ -370,13 +387,9 @@ async def aserved_models(
     key = cache_key(client)
     if not refresh and (known := _models.get(key)) is not None:
         return known
-    try:
-        models = _parse([card async for card in client.models.list()])
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    with _lock:
-        _models[key] = models
-    return models
+    with _asking(key, missing_is_none=False) as answer:
+        answer.body = [card async for card in client.models.list()]
+    return _learned_models(key, answer.body)
 
 
 def default_model(models: tuple[ServedModel, ...], base_url: str) -> str:

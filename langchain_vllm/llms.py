@@ -281,14 +281,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     ) -> LLMResult:
         model = self._vllm.discover(self.model)
         if self.streaming:
-            generations = []
-            for prompt in prompts:
-                text, info = "", {}
-                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
-                    text += chunk.text
-                    info.update(chunk.generation_info or {})
-                generations.append([Generation(text=text, generation_info=info)])
-            return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
+            return _streamed([list(self._stream(p, stop, run_manager, **kwargs)) for p in prompts])
         payload = self._payload(model, prompts, stop, kwargs)
         with self._vllm.explained_errors():
             response = self.client.completions.create(**payload)
@@ -304,14 +297,9 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
     ) -> LLMResult:
         model = await self._vllm.adiscover(self.model)
         if self.streaming:
-            generations = []
-            for prompt in prompts:
-                text, info = "", {}
-                async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
-                    text += chunk.text
-                    info.update(chunk.generation_info or {})
-                generations.append([Generation(text=text, generation_info=info)])
-            return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
+            return _streamed(
+                [[c async for c in self._astream(p, stop, run_manager, **kwargs)] for p in prompts]
+            )
         payload = self._payload(model, prompts, stop, kwargs)
         async with self._vllm.aexplained_errors():
             response = await self.async_client.completions.create(**payload)
@@ -367,6 +355,18 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 if run_manager and chunk.text:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
+
+
+def _streamed(streams: list[list[GenerationChunk]]) -> LLMResult:
+    """The result of streaming each prompt: one generation per prompt, its chunks joined."""
+    generations = []
+    for chunks in streams:
+        text, info = "", {}
+        for chunk in chunks:
+            text += chunk.text
+            info.update(chunk.generation_info or {})
+        generations.append([Generation(text=text, generation_info=info)])
+    return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
 
 
 def _choice_info(choice: dict[str, Any]) -> dict[str, Any]:

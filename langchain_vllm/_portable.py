@@ -23,10 +23,14 @@ the original's SDK and HTTP clients (they are made to be shared) and keeps its k
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True)
@@ -38,41 +42,25 @@ class KeyFromEnvironment:
     """
 
 
-class Portable(BaseModel):
-    """Pickle and deep-copy support for a pydantic model object that holds SDK clients.
+@dataclass(frozen=True)
+class _Travel:
+    """What of a model object travels (the arguments of :func:`travels`)."""
 
-    Subclasses name their client attributes and rebuild the clients in
-    :meth:`_rebuild_clients` (see the module docstring for what travels).
-    """
+    client_fields: tuple[str, ...]
+    client_private: tuple[str, ...]
+    held_private: tuple[str, ...]
+    user_client_fields: tuple[str, ...]
+    api_key_field: str
 
-    _client_fields: ClassVar[tuple[str, ...]] = ()
-    """Fields holding SDK clients built by the class: left out of pickles, rebuilt."""
-
-    _client_private: ClassVar[tuple[str, ...]] = ()
-    """Private attributes holding SDK clients built by the class."""
-
-    _learned_private: ClassVar[tuple[str, ...]] = ("_discovered_model",)
-    """Private attributes holding what was learned from the server: left out of pickles."""
-
-    _user_client_fields: ClassVar[tuple[str, ...]] = ("http_client", "http_async_client")
-    """Fields holding HTTP clients the user passed: they cannot travel."""
-
-    _api_key_field: ClassVar[str] = "api_key"
-    """The field holding the API key."""
-
-    def _rebuild_clients(self) -> None:
-        """Build the SDK clients again (after unpickling; no network call)."""
-        raise NotImplementedError
-
-    def __getstate__(self) -> dict[Any, Any]:
+    def pickled(self, model: BaseModel, state: dict[Any, Any]) -> dict[Any, Any]:
         """The pickled state: no clients, and no key that came from the environment.
 
         Raises:
             TypeError: The object holds an HTTP client of the user's, which cannot travel.
         """
-        given = [name for name in self._user_client_fields if getattr(self, name) is not None]
+        given = [name for name in self.user_client_fields if getattr(model, name) is not None]
         if given:
-            name = type(self).__name__
+            name = type(model).__name__
             msg = (
                 f"A {name} built with your own {' and '.join(given)} cannot be pickled: an "
                 "HTTP client holds the open connections and locks of this process. Leave it "
@@ -81,38 +69,103 @@ class Portable(BaseModel):
                 "inside the worker."
             )
             raise TypeError(msg)
-        state = super().__getstate__()
         fields = dict(state["__dict__"])
-        for field in self._client_fields:
+        for field in self.client_fields:
             fields[field] = None
-        key_field = self._api_key_field
-        if key_field not in self.model_fields_set and isinstance(fields.get(key_field), SecretStr):
+        key_field = self.api_key_field
+        if key_field not in model.model_fields_set and isinstance(fields.get(key_field), SecretStr):
             fields[key_field] = KeyFromEnvironment()
         private = dict(state.get("__pydantic_private__") or {})
-        for attribute in (*self._client_private, *self._learned_private):
+        for attribute in (*self.client_private, *self.held_private):
             if attribute in private:
                 private[attribute] = None
         return {**state, "__dict__": fields, "__pydantic_private__": private}
 
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        """Restore a pickled object: read an environment key here, build new clients."""
+    def unpickled(self, model: BaseModel, state: dict[Any, Any]) -> dict[Any, Any]:
+        """A pickled state with an environment key read here."""
         fields = dict(state["__dict__"])
-        key = fields.get(self._api_key_field)
-        if isinstance(key, KeyFromEnvironment):
-            default = type(self).model_fields[self._api_key_field]
-            fields[self._api_key_field] = default.get_default(call_default_factory=True)
-        super().__setstate__({**state, "__dict__": fields})
-        self._rebuild_clients()
+        if isinstance(fields.get(self.api_key_field), KeyFromEnvironment):
+            default = type(model).model_fields[self.api_key_field]
+            fields[self.api_key_field] = default.get_default(call_default_factory=True)
+        return {**state, "__dict__": fields}
 
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        """A deep copy that shares the SDK and HTTP clients with the original."""
+    def shared(self, model: BaseModel, memo: dict[int, Any] | None) -> dict[int, Any]:
+        """A deep copy's ``memo`` holding the clients, so that the copy shares them."""
         memo = {} if memo is None else memo
-        private = self.__pydantic_private__ or {}
+        private = model.__pydantic_private__ or {}
         shared = [
-            *(getattr(self, name) for name in (*self._client_fields, *self._user_client_fields)),
-            *(private.get(name) for name in self._client_private),
+            *(getattr(model, name) for name in (*self.client_fields, *self.user_client_fields)),
+            *(private.get(name) for name in self.client_private),
         ]
         for client in shared:
             if client is not None:
                 memo.setdefault(id(client), client)  # deepcopy returns memo hits as they are
-        return super().__deepcopy__(memo)
+        return memo
+
+    def own_held(self, copied: BaseModel) -> None:
+        """Give a shallow copy its own held objects (what it learns later is its own)."""
+        private = copied.__pydantic_private__
+        for name in self.held_private:
+            if private is not None and private.get(name) is not None:
+                private[name] = copy.copy(private[name])
+
+
+_Model = TypeVar("_Model", bound=type[BaseModel])
+
+
+def travels(
+    *,
+    client_fields: tuple[str, ...] = (),
+    client_private: tuple[str, ...] = (),
+    held_private: tuple[str, ...] = ("_vllm",),
+    user_client_fields: tuple[str, ...] = ("http_client", "http_async_client"),
+    api_key_field: str = "api_key",
+) -> Callable[[_Model], _Model]:
+    """Make a pydantic model class that holds SDK clients travel (see the module docstring).
+
+    The class rebuilds its clients in ``_rebuild_clients`` (after unpickling; no network
+    call). A class decorator rather than a base class, so that it is not one more class in
+    the model classes' MRO.
+
+    Args:
+        client_fields: Fields holding SDK clients built by the class: left out of pickles,
+            rebuilt.
+        client_private: Private attributes holding SDK clients built by the class.
+        held_private: Private attributes holding objects built around those clients (the
+            ``_server.Server``): left out of pickles (with what they learned from the
+            server) and rebuilt with the clients; a shallow copy gets its own copy.
+        user_client_fields: Fields holding HTTP clients the user passed: they cannot travel.
+        api_key_field: The field holding the API key.
+    """
+    travel = _Travel(client_fields, client_private, held_private, user_client_fields, api_key_field)
+
+    def decorate(cls: _Model) -> _Model:
+        own: type[BaseModel] = cls  # where super() starts looking
+
+        def __getstate__(self: Any) -> dict[Any, Any]:  # noqa: N807
+            return travel.pickled(self, super(own, self).__getstate__())
+
+        def __setstate__(self: Any, state: dict[Any, Any]) -> None:  # noqa: N807
+            super(own, self).__setstate__(travel.unpickled(self, state))
+            self._rebuild_clients()
+
+        def __deepcopy__(self: Any, memo: dict[int, Any] | None = None) -> Any:  # noqa: N807
+            return super(own, self).__deepcopy__(travel.shared(self, memo))
+
+        def __copy__(self: Any) -> Any:  # noqa: N807
+            copied = super(own, self).__copy__()
+            travel.own_held(copied)
+            return copied
+
+        __getstate__.__doc__ = _Travel.pickled.__doc__
+        __setstate__.__doc__ = (
+            "Restore a pickled object: read an environment key here, build new clients."
+        )
+        __deepcopy__.__doc__ = "A deep copy that shares the SDK and HTTP clients with the original."
+        __copy__.__doc__ = "A shallow copy; what it learns from the server later is its own."
+        for method in (__getstate__, __setstate__, __deepcopy__, __copy__):
+            method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+            setattr(cls, method.__name__, method)
+        return cls
+
+    return decorate

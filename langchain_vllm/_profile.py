@@ -27,8 +27,9 @@ as LangChain's profiles leave unknown facts out.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
+
+from langchain_vllm import _server
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -53,25 +54,16 @@ SERVER_KEYS = frozenset(key for keys in GROUPS.values() for key in keys)
 
 _GROUP_OF = {key: group for group, keys in GROUPS.items() for key in keys}
 
-_answers: dict[tuple[str, str, str], dict[str, Any]] = {}
-_lock = threading.Lock()
-
-
-def forget() -> None:
-    """Drop every cached answer (tests, or after a server change)."""
-    with _lock:
-        _answers.clear()
-
 
 def cached(base_url: str, model: str, group: str) -> dict[str, Any] | None:
     """The cached answer of ``group`` for ``model`` at ``base_url`` (no network call)."""
-    return _answers.get((base_url, model, group))
+    return _server.profiles.get((base_url, model, group))
 
 
 def remember(base_url: str, model: str, group: str, answer: dict[str, Any]) -> dict[str, Any]:
     """Cache ``answer`` (the keys of ``group`` the server could answer) and return it."""
-    with _lock:
-        _answers[(base_url, model, group)] = answer
+    with _server.lock:
+        _server.profiles[(base_url, model, group)] = answer
     return answer
 
 

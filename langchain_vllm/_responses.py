@@ -174,6 +174,20 @@ def _info(model: ResponsesModel, raw: Any) -> dict[str, Any]:
     return {"headers": dict(raw.headers)} if model.include_response_headers else {}
 
 
+def _answer_payload(
+    model: ResponsesModel, messages: list[BaseMessage], stop: list[str] | None, kwargs: Any
+) -> tuple[dict[str, Any], Any, _tools.CallsAsked]:
+    """The body of a request answered at once, its JSON schema text, and the calls asked."""
+    payload, calls = _payload(model, messages, stop, kwargs)
+    payload.pop("stream", None)
+    return payload, _json_schema_text(payload), calls
+
+
+def _next_wait(wait: float) -> float:
+    """How long to wait before asking about a background response again."""
+    return min(wait * 2, _POLL_SECONDS[1])
+
+
 def generate(
     model: ResponsesModel,
     messages: list[BaseMessage],
@@ -181,16 +195,13 @@ def generate(
     kwargs: dict[str, Any],
 ) -> ChatResult:
     """One answer from ``/v1/responses`` (a background one is waited for)."""
-    payload, calls = _payload(model, messages, stop, kwargs)
-    payload.pop("stream", None)
-    schema = _json_schema_text(payload)
+    payload, schema, calls = _answer_payload(model, messages, stop, kwargs)
     raw = model.root_client.responses.with_raw_response.create(**payload)
     response: Response = raw.parse()
     wait = _POLL_SECONDS[0]
     while response.status in _PENDING:
         time.sleep(wait)
-        wait = min(wait * 2, _POLL_SECONDS[1])
-        response = model.root_client.responses.retrieve(response.id)
+        response, wait = model.root_client.responses.retrieve(response.id), _next_wait(wait)
     return _result(model, response, schema, calls, _info(model, raw))
 
 
@@ -201,16 +212,14 @@ async def agenerate(
     kwargs: dict[str, Any],
 ) -> ChatResult:
     """Async twin of :func:`generate`."""
-    payload, calls = _payload(model, messages, stop, kwargs)
-    payload.pop("stream", None)
-    schema = _json_schema_text(payload)
+    payload, schema, calls = _answer_payload(model, messages, stop, kwargs)
     raw = await model.root_async_client.responses.with_raw_response.create(**payload)
     response: Response = raw.parse()
     wait = _POLL_SECONDS[0]
     while response.status in _PENDING:
         await asyncio.sleep(wait)
-        wait = min(wait * 2, _POLL_SECONDS[1])
         response = await model.root_async_client.responses.retrieve(response.id)
+        wait = _next_wait(wait)
     return _result(model, response, schema, calls, _info(model, raw))
 
 

@@ -7,9 +7,12 @@ no network call, and after the first request no lookup is repeated. ``forget`` d
 learned (e.g. after a LoRA adapter was loaded or the server was restarted with another model).
 A server without ``/version`` (e.g. behind a router) is taken to speak the newest format.
 
-When a refusal shows that the server changed under a model object (restarted serving another
-model, upgraded or downgraded), :class:`Relearning` learns it again and the request is sent
-once more (``resend_if_server_changed``).
+:class:`Server` is "this vLLM server at this URL" as a model object holds it (its ``_vllm``):
+the served models, version and wire format, the model discovered when none was given, LoRA
+adapters, ``/tokenize``, explained errors, and learning it all again when a refusal shows that
+the server changed under the object (restarted serving another model, upgraded or
+downgraded; ``resend_if_server_changed`` then sends the request once more). Every cache of
+what a server said lives here, keyed by base URL.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import threading
 import warnings
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import openai
 
-from langchain_vllm import _profile, _system_messages, _versions
+from langchain_vllm import _probes, _served, _tools, _versions
 from langchain_vllm.errors import (
     VLLMModelNotFoundError,
     VLLMModelSelectionError,
@@ -36,47 +39,24 @@ from langchain_vllm.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    """One card of ``GET /v1/models``.
-
-    Attributes:
-        id: The name to pass as ``model``.
-        root: The weights the card was loaded from (a path or hub id).
-        parent: For a LoRA adapter, the id of its base model; ``None`` for a base model.
-        max_model_len: The context window the server was started with, when it says.
-    """
-
-    id: str
-    root: str | None = None
-    parent: str | None = None
-    max_model_len: int | None = None
-
-    @property
-    def is_adapter(self) -> bool:
-        """Whether this card is a LoRA adapter on top of a base model."""
-        return self.parent is not None
-
-    @classmethod
-    def from_card(cls, card: dict[str, Any]) -> ServedModel:
-        """Build from one ``data`` item of ``/v1/models``."""
-        max_len = card.get("max_model_len")
-        return cls(
-            id=str(card["id"]),
-            root=card.get("root"),
-            parent=card.get("parent"),
-            max_model_len=int(max_len) if isinstance(max_len, int) else None,
-        )
-
+ServedModel = _served.ServedModel
+"""One card of ``GET /v1/models`` (defined in ``_served``, which ``errors`` can import)."""
 
 _models: dict[str, tuple[ServedModel, ...]] = {}
 _version_cache: dict[str, str | None] = {}
 _routers: dict[str, bool] = {}
 _warned_strict: set[str] = set()
 _warned_strict_ignored: set[str] = set()
-_lock = threading.Lock()
+templates: dict[tuple[str, str], bool] = {}
+"""Whether a model's chat template takes mid-conversation system messages (``_system_messages``)."""
+profiles: dict[tuple[str, str, str], dict[str, Any]] = {}
+"""The answers of ``profile``'s server-decided groups per URL, model and group (``_profile``)."""
+lock = threading.Lock()
+"""Held while any of the caches above is written."""
+_lock = lock
 
 
 def cache_key(client: openai.OpenAI | openai.AsyncOpenAI) -> str:
@@ -89,9 +69,9 @@ def forget(base_url: str | None = None) -> None:
 
     What was learned about models' profiles and chat templates is dropped for every server.
     """
-    _profile.forget()
-    _system_messages.forget()
     with _lock:
+        templates.clear()
+        profiles.clear()
         if base_url is None:
             _models.clear()
             _version_cache.clear()
@@ -123,12 +103,39 @@ def cached_version(client: openai.OpenAI | openai.AsyncOpenAI) -> tuple[bool, st
     return key in _version_cache, _version_cache.get(key)
 
 
+@dataclass
+class _Answer:
+    """What a request answered (``None`` until it did, or when it was a 404)."""
+
+    body: object = None
+
+
+@contextmanager
+def _asking(key: str, *, missing_is_none: bool = True) -> Iterator[_Answer]:
+    """Around one question to the server at ``key``, for the sync and async askers alike.
+
+    A 404 leaves the answer ``None`` (``missing_is_none``: a router or proxy without
+    ``/version``, taken to be the newest server); an unreachable server or another refusal
+    is raised as :func:`explain_error` explains it.
+    """
+    answer = _Answer()
+    try:
+        yield answer
+    except openai.NotFoundError as error:
+        if not missing_is_none:
+            raise explain_error(error, key) from error
+    except (openai.APIConnectionError, openai.APIStatusError) as error:
+        raise explain_error(error, key) from error
+
+
 def _version_of(body: object) -> str | None:
     version = body.get("version") if isinstance(body, dict) else None
     return str(version) if version is not None else None
 
 
-def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | None:
+def server_version(
+    client: openai.OpenAI, *, refresh: bool = False, stacklevel: int = 4
+) -> str | None:
     """The server's vLLM version from ``GET /version`` (cached); ``None`` if it has none.
 
     Raises:
@@ -137,21 +144,20 @@ def server_version(client: openai.OpenAI, *, refresh: bool = False) -> str | Non
     key = cache_key(client)
     if not refresh and key in _version_cache:
         return _version_cache[key]
-    try:
-        version = _version_of(client.get(f"{root_url(client)}/version", cast_to=object))
-    except openai.NotFoundError:
-        version = None  # a router or proxy without /version: assume the newest server
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    return _learned_version(key, version)
+    with _asking(key) as answer:
+        answer.body = client.get(f"{root_url(client)}/version", cast_to=object)
+    return _learned_version(key, _version_of(answer.body), stacklevel)
 
 
-def _learned_version(key: str, version: str | None) -> str | None:
-    """Cache a server's version; warn when it is older than the oldest one supported."""
+def _learned_version(key: str, version: str | None, stacklevel: int) -> str | None:
+    """Cache a server's version; warn when it is older than the oldest one supported.
+
+    ``stacklevel`` counts from the caller of :func:`server_version` (4: its caller's caller).
+    """
     with _lock:
         _version_cache[key] = version
     if _versions.unsupported(version):
-        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=4)
+        warnings.warn(unsupported_version(key, version), UserWarning, stacklevel=stacklevel)
     return version
 
 
@@ -167,19 +173,16 @@ def unsupported_version(base_url: str, version: str | None) -> str:
     )
 
 
-async def aserver_version(client: openai.AsyncOpenAI, *, refresh: bool = False) -> str | None:
+async def aserver_version(
+    client: openai.AsyncOpenAI, *, refresh: bool = False, stacklevel: int = 4
+) -> str | None:
     """Async twin of :func:`server_version`."""
     key = cache_key(client)
     if not refresh and key in _version_cache:
         return _version_cache[key]
-    try:
-        body = await client.get(f"{root_url(client)}/version", cast_to=object)
-        version = _version_of(body)
-    except openai.NotFoundError:
-        version = None
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    return _learned_version(key, version)
+    with _asking(key) as answer:
+        answer.body = await client.get(f"{root_url(client)}/version", cast_to=object)
+    return _learned_version(key, _version_of(answer.body), stacklevel)
 
 
 def tokenize(client: openai.OpenAI, body: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +290,8 @@ def warn_router_drops_strict(base_url: str) -> None:
         if base_url in _warned_strict:
             return
         _warned_strict.add(base_url)
-    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=4)
+    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
+    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=5)
 
 
 def strict_ignored(base_url: str, version: str | None) -> str:
@@ -308,7 +312,8 @@ def warn_strict_ignored(base_url: str, version: str | None) -> None:
         if base_url in _warned_strict_ignored:
             return
         _warned_strict_ignored.add(base_url)
-    warnings.warn(strict_ignored(base_url, version), UserWarning, stacklevel=4)
+    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
+    warnings.warn(strict_ignored(base_url, version), UserWarning, stacklevel=5)
 
 
 def load_lora_adapter(client: openai.OpenAI, name: str, path: str) -> None:
@@ -353,8 +358,12 @@ async def aunload_lora_adapter(client: openai.AsyncOpenAI, name: str) -> None:
     forget(cache_key(client))
 
 
-def _parse(page: Iterable[Any]) -> tuple[ServedModel, ...]:
-    return tuple(ServedModel.from_card(card.model_dump()) for card in page)
+def _learned_models(key: str, page: object) -> tuple[ServedModel, ...]:
+    """Cache the served models of a ``/v1/models`` page (its cards) and return them."""
+    models = tuple(ServedModel.from_card(card.model_dump()) for card in cast("list[Any]", page))
+    with _lock:
+        _models[key] = models
+    return models
 
 
 def served_models(client: openai.OpenAI, *, refresh: bool = False) -> tuple[ServedModel, ...]:
@@ -366,13 +375,9 @@ def served_models(client: openai.OpenAI, *, refresh: bool = False) -> tuple[Serv
     key = cache_key(client)
     if not refresh and (known := _models.get(key)) is not None:
         return known
-    try:
-        models = _parse(client.models.list())
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    with _lock:
-        _models[key] = models
-    return models
+    with _asking(key, missing_is_none=False) as answer:
+        answer.body = list(client.models.list())
+    return _learned_models(key, answer.body)
 
 
 async def aserved_models(
@@ -382,13 +387,9 @@ async def aserved_models(
     key = cache_key(client)
     if not refresh and (known := _models.get(key)) is not None:
         return known
-    try:
-        models = _parse([card async for card in client.models.list()])
-    except (openai.APIConnectionError, openai.APIStatusError) as error:
-        raise explain_error(error, key) from error
-    with _lock:
-        _models[key] = models
-    return models
+    with _asking(key, missing_is_none=False) as answer:
+        answer.body = [card async for card in client.models.list()]
+    return _learned_models(key, answer.body)
 
 
 def default_model(models: tuple[ServedModel, ...], base_url: str) -> str:
@@ -412,103 +413,37 @@ def default_model(models: tuple[ServedModel, ...], base_url: str) -> str:
 
 # ------------------------------------------------------------------ a server that changed
 
-
-class Relearning:
-    """Learning the server again when a refusal shows it changed (mixed into every class).
-
-    Two refusals come before any generation, so sending the request once more is safe:
-
-    - 404 "the model does not exist" for a model the object *discovered* (``model`` was
-      given neither to the object nor to the call): the server behind the URL now serves
-      another model (restarted, or a router whose replicas changed). The served models are
-      fetched again and the only base model is discovered again.
-    - 400 naming a field whose spelling depends on the server's version
-      (``_versions.VERSIONED_FIELDS``, e.g. ``max_completion_tokens`` refused by an older
-      server): the version is fetched again.
-
-    The request is resent only if what was learned changed (another model, another wire
-    format); otherwise, and for a model the user named, the error is raised as it is.
-    """
-
-    if TYPE_CHECKING:
-        _discovered_model: str | None
-
-        @property
-        def model_id(self) -> str | None: ...
-        def _wire_format(self) -> _versions.WireFormat: ...
-        def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]: ...
-        def _pick_model_from(self, models: tuple[ServedModel, ...]) -> None: ...
-
-    def _discovered(self, call: Mapping[str, Any]) -> bool:
-        """Whether the request went to a model the server was asked for, not one named."""
-        return (
-            call.get("model") is None
-            and self._discovered_model is not None
-            and self.model_id == self._discovered_model
-        )
-
-    def _stale(self, error: Exception, call: Mapping[str, Any]) -> bool:
-        if isinstance(error, VLLMModelNotFoundError):
-            return self._discovered(call)
-        return isinstance(error, openai.BadRequestError) and _versions.names_versioned_field(
-            error.message
-        )
-
-    def _changed(
-        self,
-        before: tuple[str | None, _versions.WireFormat],
-        models: tuple[ServedModel, ...] | None,
-    ) -> bool:
-        if models is not None:
-            self._discovered_model = None
-            try:
-                self._pick_model_from(models)
-            except VLLMModelSelectionError:
-                return False  # several models now: the next call says so, listing them
-        return (self.model_id, self._wire_format()) != before
-
-    def _relearn(self, error: Exception, call: Mapping[str, Any]) -> bool:
-        """After ``error``, learn the server again; whether to send the request once more."""
-        client = self._server_clients()[0]
-        if client is None or not self._stale(error, call):
-            return False
-        before = (self.model_id, self._wire_format())
-        models = served_models(client, refresh=True) if self._discovered(call) else None
-        server_version(client, refresh=True)
-        return self._changed(before, models)
-
-    async def _arelearn(self, error: Exception, call: Mapping[str, Any]) -> bool:
-        """Async twin of :meth:`_relearn`."""
-        if not self._stale(error, call):
-            return False
-        client = self._server_clients()[1]
-        before = (self.model_id, self._wire_format())
-        models = await aserved_models(client, refresh=True) if self._discovered(call) else None
-        await aserver_version(client, refresh=True)
-        return self._changed(before, models)
-
-
 _Method = TypeVar("_Method", bound="Callable[..., Any]")
 
 
-def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four call shapes
-    """Decorate a request method of a :class:`Relearning` class: resend once on a change.
+class _Holder(Protocol):
+    """A model object holding its :class:`Server` (``_vllm``) and naming its ``model_id``."""
 
-    Works for plain and async methods and for sync and async generators (streams); a stream
-    is resent only when it failed before its first chunk. The method's keyword arguments
-    are the call's (a ``model`` among them means the user named the model).
+    _vllm: Server
+
+    @property
+    def model_id(self) -> str | None: ...
+
+
+def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four call shapes
+    """Decorate a request method of a model object: resend once when the server changed.
+
+    The object holds its :class:`Server` as ``_vllm`` (see :meth:`Server.relearn`). Works for
+    plain and async methods and for sync and async generators (streams); a stream is resent
+    only when it failed before its first chunk. The method's keyword arguments are the
+    call's (a ``model`` among them means the user named the model).
     """
     if inspect.isasyncgenfunction(method):
 
         @functools.wraps(method)
-        async def astream(self: Relearning, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async def astream(self: _Holder, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             started = False
             try:
                 async for item in method(self, *args, **kwargs):
                     started = True
                     yield item
             except Exception as error:
-                if started or not await self._arelearn(error, kwargs):
+                if started or not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
                     raise
             else:
                 return
@@ -519,14 +454,14 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
-        def stream(self: Relearning, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        def stream(self: _Holder, *args: Any, **kwargs: Any) -> Iterator[Any]:
             started = False
             try:
                 for item in method(self, *args, **kwargs):
                     started = True
                     yield item
             except Exception as error:
-                if started or not self._relearn(error, kwargs):
+                if started or not self._vllm.relearn(error, kwargs, lambda: self.model_id):
                     raise
             else:
                 return
@@ -536,22 +471,22 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
-        async def acall(self: Relearning, *args: Any, **kwargs: Any) -> Any:
+        async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await method(self, *args, **kwargs)
             except Exception as error:
-                if not await self._arelearn(error, kwargs):
+                if not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
                     raise
             return await method(self, *args, **kwargs)
 
         return cast("_Method", acall)
 
     @functools.wraps(method)
-    def call(self: Relearning, *args: Any, **kwargs: Any) -> Any:
+    def call(self: _Holder, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except Exception as error:
-            if not self._relearn(error, kwargs):
+            if not self._vllm.relearn(error, kwargs, lambda: self.model_id):
                 raise
         return method(self, *args, **kwargs)
 
@@ -602,3 +537,272 @@ def context_window(models: Iterable[ServedModel], model: str) -> int | None:
     card = next((m for m in models if m.id == model), None)
     base = next((m for m in models if card is not None and m.id == card.parent), None)
     return (card and card.max_model_len) or (base and base.max_model_len) or None
+
+
+class Server:
+    """This vLLM server at this URL, as one model object holds it (its ``_vllm``).
+
+    Built with the object's SDK clients (rebuilt with them after unpickling); what the
+    server said is cached per base URL in this module and shared by every object pointed at
+    it. The object's own knowledge is the model it discovered (:attr:`discovered`), which a
+    pickle leaves behind. Methods taking ``given`` take the model the user named (``None``:
+    discover the server's only base model).
+
+    Learning again when the server changed (:meth:`relearn`): two refusals come before any
+    generation, so sending the request once more is safe:
+
+    - 404 "the model does not exist" for a model the object *discovered* (``model`` was
+      given neither to the object nor to the call): the server behind the URL now serves
+      another model (restarted, or a router whose replicas changed). The served models are
+      fetched again and the only base model is discovered again.
+    - 400 naming a field whose spelling depends on the server's version
+      (``_versions.VERSIONED_FIELDS``, e.g. ``max_completion_tokens`` refused by an older
+      server): the version is fetched again.
+
+    The request is resent only if what was learned changed (another model, another wire
+    format); otherwise, and for a model the user named, the error is raised as it is.
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI | None,
+        async_client: openai.AsyncOpenAI,
+        base_url: str,
+        owner: str,
+    ) -> None:
+        """Hold ``owner``'s (a class name, for messages) clients of the server at ``base_url``.
+
+        ``client`` is ``None`` when only async calls are possible (an async API key).
+        """
+        self.clients = (client, async_client)
+        self.base_url = base_url.rstrip("/")
+        self.owner = owner
+        self.discovered: str | None = None
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The sync SDK client.
+
+        Raises:
+            ValueError: There is none (the API key is an async callable).
+        """
+        client = self.clients[0]
+        if client is None:
+            msg = (
+                f"This {self.owner} has no sync client: its api_key is an async "
+                "callable. Use the async methods (ainvoke, astream, …) or pass a string or a "
+                "sync callable."
+            )
+            raise ValueError(msg)
+        return client
+
+    @property
+    def async_client(self) -> openai.AsyncOpenAI:
+        """The async SDK client."""
+        return self.clients[1]
+
+    # ------------------------------------------------------------------ served models
+
+    def served_models(self, *, refresh: bool = False) -> tuple[ServedModel, ...]:
+        """The served models (base models and LoRA adapters), cached per base URL."""
+        return served_models(self.client, refresh=refresh)
+
+    async def aserved_models(self, *, refresh: bool = False) -> tuple[ServedModel, ...]:
+        """Async twin of :meth:`served_models`."""
+        return await aserved_models(self.async_client, refresh=refresh)
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[ServedModel]:
+        """The served LoRA adapters."""
+        return [m for m in self.served_models(refresh=refresh) if m.is_adapter]
+
+    def context_window(self, model: str) -> int | None:
+        """``max_model_len`` of ``model`` (of its base model for an adapter), if the server says."""
+        return context_window(self.served_models(), model)
+
+    def version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``GET /version``, cached per base URL)."""
+        return server_version(self.client, refresh=refresh, stacklevel=5)  # above this frame
+
+    async def aversion(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`version`."""
+        return await aserver_version(self.async_client, refresh=refresh, stacklevel=5)
+
+    def wire_format(self) -> _versions.WireFormat:
+        """The server's wire format (the newest until its version is known)."""
+        known, version = cached_version(self.async_client)
+        return _versions.wire_format(version) if known else _versions.NEWEST
+
+    # ------------------------------------------------------------------ discovery
+
+    def model_id(self, given: str | None) -> str | None:
+        """The model requests go to: ``given``, else the discovered one (if known)."""
+        return given or self.discovered
+
+    def _pick_from(self, given: str | None, models: tuple[ServedModel, ...]) -> None:
+        if self.model_id(given) is None:
+            self.discovered = default_model(models, self.base_url)
+
+    def pick_model(self, given: str | None) -> str:
+        """``given``, or the server's only base model (``/v1/models``, asked once per URL)."""
+        if self.model_id(given) is None:
+            self._pick_from(given, self.served_models())
+        return str(self.model_id(given))
+
+    async def apick_model(self, given: str | None) -> str:
+        """Async twin of :meth:`pick_model`."""
+        if self.model_id(given) is None:
+            self._pick_from(given, await self.aserved_models())
+        return str(self.model_id(given))
+
+    def discover(self, given: str | None) -> str:
+        """The model to use (:meth:`pick_model`), with the server's version learned."""
+        model = self.pick_model(given)
+        self.version()
+        return model
+
+    async def adiscover(self, given: str | None) -> str:
+        """Async twin of :meth:`discover`."""
+        model = await self.apick_model(given)
+        await self.aversion()
+        return model
+
+    def discover_chat(self, given: str | None, call: Mapping[str, Any]) -> str:
+        """As :meth:`discover`, plus the served models always (``profile`` reads them).
+
+        A ``call`` with strict tools also learns whether the server is a vllm-router, which
+        drops ``strict``, and warns once if so; and warns once when the server's version
+        ignores ``strict`` under ``tool_choice="auto"``.
+        """
+        self.served_models()
+        model = self.pick_model(given)
+        server_version(self.client)  # (not self.version(): a warning names the caller's frame)
+        if _tools.any_strict(call.get("tools")) and is_vllm_router(self.client):
+            warn_router_drops_strict(self.base_url)
+        self._warn_if_strict_ignored(call)
+        return model
+
+    async def adiscover_chat(self, given: str | None, call: Mapping[str, Any]) -> str:
+        """Async twin of :meth:`discover_chat`."""
+        await self.aserved_models()
+        model = await self.apick_model(given)
+        await aserver_version(self.async_client)
+        if _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client):
+            warn_router_drops_strict(self.base_url)
+        self._warn_if_strict_ignored(call)
+        return model
+
+    def _warn_if_strict_ignored(self, call: Mapping[str, Any]) -> None:
+        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
+        wire = self.wire_format()
+        if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
+            wire, call.get("tool_choice")
+        ):
+            warn_strict_ignored(self.base_url, wire.version)
+
+    # ------------------------------------------------------------------ errors
+
+    def explained_errors(self) -> AbstractContextManager[None]:
+        """SDK errors re-raised as errors that say what to do (:func:`explain_error`).
+
+        Unknown model (lists the served ids), prompt too long (``ContextOverflowError``),
+        missing tool or reasoning parser (names the flag), wrong API key, unreachable
+        server (names the URL).
+        """
+        return explained_errors(self.clients[0], self.base_url)
+
+    def aexplained_errors(self) -> AbstractAsyncContextManager[None]:
+        """Async twin of :meth:`explained_errors`."""
+        return aexplained_errors(self.async_client, self.base_url)
+
+    def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /tokenize`` (:func:`tokenize`)."""
+        return tokenize(self.client, body)
+
+    async def atokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Async twin of :meth:`tokenize`."""
+        return await atokenize(self.async_client, body)
+
+    def probe_status(self, model: str, group: str) -> str:
+        """The status of the doctor's ``"tools"`` or ``"reasoning"`` probe (``_probes``)."""
+        return _probes.probe_status(self.client, model, self.wire_format(), group)
+
+    # ------------------------------------------------------------------ LoRA adapters
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter (:func:`load_lora_adapter`)."""
+        load_lora_adapter(self.client, name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await aload_lora_adapter(self.async_client, name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload a runtime-loaded LoRA adapter (:func:`unload_lora_adapter`)."""
+        unload_lora_adapter(self.client, name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await aunload_lora_adapter(self.async_client, name)
+
+    # ------------------------------------------------------------------ a server that changed
+
+    def _discovered_for(self, call: Mapping[str, Any], model_id: Callable[[], str | None]) -> bool:
+        """Whether the request went to a model the server was asked for, not one named."""
+        return (
+            call.get("model") is None
+            and self.discovered is not None
+            and model_id() == self.discovered
+        )
+
+    def _stale(
+        self, error: Exception, call: Mapping[str, Any], model_id: Callable[[], str | None]
+    ) -> bool:
+        if isinstance(error, VLLMModelNotFoundError):
+            return self._discovered_for(call, model_id)
+        return isinstance(error, openai.BadRequestError) and _versions.names_versioned_field(
+            error.message
+        )
+
+    def _changed(
+        self,
+        before: tuple[str | None, _versions.WireFormat],
+        models: tuple[ServedModel, ...] | None,
+        model_id: Callable[[], str | None],
+    ) -> bool:
+        if models is not None:
+            self.discovered = None
+            if model_id() is None:
+                try:
+                    self.discovered = default_model(models, self.base_url)
+                except VLLMModelSelectionError:
+                    return False  # several models now: the next call says so, listing them
+        return (model_id(), self.wire_format()) != before
+
+    def relearn(
+        self, error: Exception, call: Mapping[str, Any], model_id: Callable[[], str | None]
+    ) -> bool:
+        """After ``error``, learn the server again; whether to send the request once more.
+
+        ``model_id`` reads the holder's model (the one named, else :attr:`discovered`).
+        """
+        client = self.clients[0]
+        if client is None or not self._stale(error, call, model_id):
+            return False
+        before = (model_id(), self.wire_format())
+        refetch = self._discovered_for(call, model_id)
+        models = served_models(client, refresh=True) if refetch else None
+        server_version(client, refresh=True)
+        return self._changed(before, models, model_id)
+
+    async def arelearn(
+        self, error: Exception, call: Mapping[str, Any], model_id: Callable[[], str | None]
+    ) -> bool:
+        """Async twin of :meth:`relearn`."""
+        if not self._stale(error, call, model_id):
+            return False
+        client = self.async_client
+        before = (model_id(), self.wire_format())
+        refetch = self._discovered_for(call, model_id)
+        models = await aserved_models(client, refresh=True) if refetch else None
+        await aserver_version(client, refresh=True)
+        return self._changed(before, models, model_id)

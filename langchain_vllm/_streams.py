@@ -117,6 +117,26 @@ def _check_time(loop: asyncio.AbstractEventLoop, ends: float | None) -> None:
         raise TimeoutError
 
 
+_BROKE_OFF = (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED_EVENT)
+"""What a stream raises when it broke off, was malformed, or passed its deadline."""
+
+
+def _broke_off(
+    error: BaseException,
+    received: Sequence[Chunk],
+    response: httpx.Response,
+    deadline_passed: float | None,
+) -> Exception:
+    """The error to raise for a stream that broke off, with what it received before."""
+    return stream_broke_off(
+        error,
+        received_message(received),
+        len(received),
+        response.request,
+        deadline_passed=deadline_passed,
+    )
+
+
 def read_stream(
     response: httpx.Response,
     client: openai.OpenAI,
@@ -150,14 +170,8 @@ def read_stream(
                     yield chunk
         # a socket shut down at the deadline can read as a clean end (no chunked encoding)
         _check_ended(received, expired=timer.expired)
-    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED_EVENT) as error:
-        raise stream_broke_off(
-            error,
-            received_message(received),
-            len(received),
-            response.request,
-            deadline_passed=deadline if timer.expired else None,
-        ) from error
+    except _BROKE_OFF as error:
+        raise _broke_off(error, received, response, deadline if timer.expired else None) from error
 
 
 async def aread_stream(
@@ -167,24 +181,10 @@ async def aread_stream(
     *,
     deadline: float | None,
 ) -> AsyncIterator[Chunk]:
-    """Async twin of :func:`read_stream`.
+    """Async twin of :func:`read_stream` (the same arguments, chunks and errors).
 
     The deadline cancels only the read from the server (never the caller's own awaits
     between two chunks); a read that starts after the deadline fails at once.
-
-    Args:
-        response: The streaming HTTP response (headers received, body not read).
-        client: The SDK client that sent the request (for the SDK's event reader).
-        read: Turns one event (parsed JSON) into a chunk, or ``None`` for an event without one.
-        deadline: Seconds the rest of the stream may take (``None``: no limit).
-
-    Yields:
-        Each chunk as it arrives.
-
-    Raises:
-        VLLMDeadlineError: The deadline passed (the stream is closed: vLLM aborts).
-        VLLMStreamInterruptedError: The stream broke off, was malformed, or ended before
-            its first chunk.
     """
     received: list[Chunk] = []
     loop = asyncio.get_running_loop()
@@ -203,14 +203,9 @@ async def aread_stream(
                     received.append(chunk)
                     yield chunk
         _check_ended(received, expired=False)
-    except (httpx.HTTPError, openai.APIError, TimeoutError, *MALFORMED_EVENT) as error:
-        raise stream_broke_off(
-            error,
-            received_message(received),
-            len(received),
-            response.request,
-            deadline_passed=deadline if isinstance(error, TimeoutError) else None,
-        ) from error
+    except _BROKE_OFF as error:
+        passed = deadline if isinstance(error, TimeoutError) else None
+        raise _broke_off(error, received, response, passed) from error
 
 
 class V1Blocks:

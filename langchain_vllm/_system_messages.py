@@ -17,12 +17,11 @@ bare 400. ChatVLLM rewrites the messages before sending, according to ``system_m
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 
-from langchain_vllm import errors
+from langchain_vllm import _server, errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,9 +38,6 @@ _PROBE = (
     {"role": "system", "content": "d"},
     {"role": "user", "content": "e"},
 )
-
-_accepts: dict[tuple[str, str], bool] = {}
-_lock = threading.Lock()
 
 
 def check_policy(policy: object) -> None:
@@ -78,19 +74,13 @@ def _text(content: object) -> str:
     return "" if content is None else str(content)
 
 
-def forget() -> None:
-    """Drop what was learned about chat templates (tests, or after a server change)."""
-    with _lock:
-        _accepts.clear()
-
-
 def known(base_url: str, model: str) -> bool | None:
     """What was learned about ``model``'s template at ``base_url`` (no network call).
 
     ``True``: it accepts mid-conversation system messages; ``False``: it refuses them;
     ``None``: not asked yet.
     """
-    return _accepts.get((base_url, model))
+    return _server.templates.get((base_url, model))
 
 
 def question(roles: list[str], policy: str, base_url: str, model: str | None) -> str | None:
@@ -127,8 +117,8 @@ async def alearn(
 
 
 def _remember(base_url: str, model: str, *, accepts: bool) -> bool:
-    with _lock:
-        _accepts[(base_url, model)] = accepts
+    with _server.lock:
+        _server.templates[(base_url, model)] = accepts
     return accepts
 
 

@@ -11,29 +11,34 @@ from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_vllm import (
     _content,
     _http,
+    _plain_chat,
+    _portable,
     _profile,
     _reasoning,
     _request,
+    _responses,
     _server,
     _structured,
     _system_messages,
+    _tokens,
     _tools,
-    _versions,
+    _upstream,
 )
-from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL, LoraAdapters
-from langchain_vllm._plain_chat import PlainChatCompletions
-from langchain_vllm._portable import Portable
+from langchain_vllm._endpoint import DEFAULT_API_KEY, DEFAULT_BASE_URL
 from langchain_vllm._reasoning import ReasoningParams
-from langchain_vllm._tokens import ServerTokenCounts
 from langchain_vllm.sampling import VLLMSamplingParams
 
 if TYPE_CHECKING:
     import openai
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
     from langchain_core.language_models import LanguageModelInput
     from langchain_core.language_models.base import LangSmithParams
     from langchain_core.language_models.model_profile import ModelProfile
@@ -52,15 +57,12 @@ _PROVIDER = "vllm"
 ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class ChatVLLM(
-    Portable,
-    VLLMSamplingParams,
-    ReasoningParams,
-    ServerTokenCounts,
-    LoraAdapters,
-    PlainChatCompletions,
-    ChatOpenAI,
-):
+# Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
+@_portable.travels(
+    client_fields=("client", "async_client", "root_client", "root_async_client"),
+    api_key_field="openai_api_key",
+)
+class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
     A drop-in ``ChatOpenAI`` that knows it talks to vLLM: it needs no arguments against a
@@ -435,6 +437,10 @@ class ChatVLLM(
     openai_proxy: str | None = None
     """Explicit HTTP proxy for requests to the server (``OPENAI_PROXY`` is not read)."""
 
+    max_tokens: int | None = None
+    """Maximum number of tokens to generate (no ``max_completion_tokens`` alias: that is
+    ChatOpenAI's; the body names the field as the server's version reads it)."""
+
     stream_usage: bool | None = True
     """Send ``stream_options.include_usage`` so the last streamed chunk carries usage."""
 
@@ -462,7 +468,8 @@ class ChatVLLM(
     is closed, so vLLM aborts the generation, and ``VLLMDeadlineError`` (a
     ``ModelTimeoutError``) is raised with the chunks received in its ``partial``."""
 
-    _discovered_model: str | None = None
+    _vllm: _server.Server = PrivateAttr()
+    """The server (``_server.Server``): what it serves, its version, the discovered model."""
 
     # ------------------------------------------------------------------ construction
 
@@ -532,6 +539,9 @@ class ChatVLLM(
         if self.openai_api_key is None:
             self.openai_api_key = SecretStr(DEFAULT_API_KEY)
         _http.attach_chat_clients(self, proxy=self.openai_proxy)
+        self._vllm = _server.Server(
+            self.root_client, self.root_async_client, str(self.openai_api_base), "ChatVLLM"
+        )
         return self
 
     # ------------------------------------------------------------------ identity
@@ -574,7 +584,7 @@ class ChatVLLM(
     @property
     def model_id(self) -> str | None:
         """The model requests go to: ``model`` if given, else the discovered one (if known)."""
-        return self.model_name or self._discovered_model
+        return self.model_name or self._vllm.discovered  # the name first: no private lookup
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -589,18 +599,18 @@ class ChatVLLM(
 
     def _ask_profile(self, group: str) -> dict[str, Any]:
         """Answer one group of server-decided profile keys (see ``_profile``)."""
-        model, base_url = self._discover_model(), self._base_url()
+        model, server = self._discover_model(), self._vllm
 
         return _profile.answer(
             group,
-            base_url=base_url,
+            base_url=server.base_url,
             model=model,
             system_messages=self.system_messages,
-            template_accepts=lambda: _system_messages.accepts(self.root_client, base_url, model),
-            context_window=lambda: _server.context_window(self._served_models(), model),
-            probe=lambda group: _doctor().probe_status(
-                self._sync_sdk_client(), model, self._wire_format(), group
+            template_accepts=lambda: _system_messages.accepts(
+                self.root_client, server.base_url, model
             ),
+            context_window=lambda: server.context_window(model),
+            probe=lambda group: server.probe_status(model, group),
         )
 
     @property
@@ -611,53 +621,136 @@ class ChatVLLM(
 
     # ------------------------------------------------------------------ the server
 
-    def _server_clients(self) -> tuple[openai.OpenAI | None, openai.AsyncOpenAI]:
-        return self.root_client, self.root_async_client
-
-    # Pickles and deep copies (``_portable``): the SDK clients are rebuilt, never pickled.
-    _client_fields = ("client", "async_client", "root_client", "root_async_client")
-    _api_key_field = "openai_api_key"
-
     def _rebuild_clients(self) -> None:
         cast("Callable[[], object]", self.validate_environment)()  # a validator, run once more
 
     def _base_url(self) -> str:
-        return str(self.openai_api_base).rstrip("/")
+        return self._vllm.base_url
 
     def _discover_model(self, call: dict[str, Any] | None = None) -> str:
-        """As the companions (model, server version), plus the served models always.
+        """The model and server version (once), plus the served models always.
 
         They give ``profile["max_input_tokens"]``. A ``call`` with strict tools also learns
         whether the server is a vllm-router, which drops ``strict``, and warns once if so.
         """
-        self._served_models()
-        model = super()._discover_model()
-        if _tools.any_strict((call or {}).get("tools")) and _server.is_vllm_router(
-            self._sync_sdk_client()
-        ):
-            _server.warn_router_drops_strict(self._base_url())
-        self._warn_if_strict_ignored(call)
-        return model
+        return self._vllm.discover_chat(self.model_name, call or {})
 
     async def _adiscover_model(self, call: dict[str, Any] | None = None) -> str:
         """Async twin of :meth:`_discover_model`."""
-        await self._aserved_models()
-        model = await super()._adiscover_model()
-        if _tools.any_strict((call or {}).get("tools")) and await _server.ais_vllm_router(
-            self._async_sdk_client()
-        ):
-            _server.warn_router_drops_strict(self._base_url())
-        self._warn_if_strict_ignored(call)
-        return model
+        return await self._vllm.adiscover_chat(self.model_name, call or {})
 
-    def _warn_if_strict_ignored(self, call: dict[str, Any] | None) -> None:
-        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
-        call = call or {}
-        wire = self._wire_format()
-        if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
-            wire, call.get("tool_choice")
-        ):
-            _server.warn_strict_ignored(self._base_url(), wire.version)
+    def served_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Models the server serves (base models and LoRA adapters), cached per base URL."""
+        return list(self._vllm.served_models(refresh=refresh))
+
+    async def aserved_models(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """Async twin of :meth:`served_models`."""
+        return list(await self._vllm.aserved_models(refresh=refresh))
+
+    def server_version(self, *, refresh: bool = False) -> str | None:
+        """The server's vLLM version (``GET /version``, cached per base URL).
+
+        ``None`` when the server has no ``/version`` (e.g. a router); requests then use the
+        newest wire format. ``refresh=True`` asks again (after an upgrade).
+        """
+        return self._vllm.version(refresh=refresh)
+
+    async def aserver_version(self, *, refresh: bool = False) -> str | None:
+        """Async twin of :meth:`server_version`."""
+        return await self._vllm.aversion(refresh=refresh)
+
+    def lora_adapters(self, *, refresh: bool = False) -> list[_server.ServedModel]:
+        """The served LoRA adapters; each one's ``parent`` is its base model.
+
+        Pass an adapter's ``id`` as ``model`` to generate with it.
+        """
+        return self._vllm.lora_adapters(refresh=refresh)
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter into the running server under ``name`` (``path`` on the server).
+
+        Needs a server started with ``--enable-lora`` and
+        ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; afterwards ``model=name`` uses it. The
+        cached model list is refreshed.
+        """
+        self._vllm.load_lora_adapter(name, path)
+
+    async def aload_lora_adapter(self, name: str, path: str) -> None:
+        """Async twin of :meth:`load_lora_adapter`."""
+        await self._vllm.aload_lora_adapter(name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Unload the runtime-loaded LoRA adapter ``name`` (see :meth:`load_lora_adapter`)."""
+        self._vllm.unload_lora_adapter(name)
+
+    async def aunload_lora_adapter(self, name: str) -> None:
+        """Async twin of :meth:`unload_lora_adapter`."""
+        await self._vllm.aunload_lora_adapter(name)
+
+    # ------------------------------------------------------------------ tokens
+
+    def _tokenize_chat_body(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None
+    ) -> dict[str, Any]:
+        """The chat-form ``/tokenize`` body: what a chat request with ``messages`` would send."""
+        extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"] = [_tools.format_tool(tool, strict=None) for tool in tools]
+        return _tokens.chat_body(self._get_request_payload(list(messages), **extra))
+
+    @_server.resend_if_server_changed
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the server's own tokenizer (``POST /tokenize``)."""
+        self._discover_model()
+        return _tokens.ids(self._vllm.tokenize(_tokens.text_body(self.model_id, text)))
+
+    @_server.resend_if_server_changed
+    async def aget_token_ids(self, text: str) -> list[int]:
+        """Async twin of :meth:`get_token_ids`."""
+        await self._adiscover_model()
+        return _tokens.ids(await self._vllm.atokenize(_tokens.text_body(self.model_id, text)))
+
+    def get_num_tokens(self, text: str) -> int:
+        """Number of tokens in ``text`` by the server's tokenizer (no special tokens added)."""
+        return len(self.get_token_ids(text))
+
+    async def aget_num_tokens(self, text: str) -> int:
+        """Async twin of :meth:`get_num_tokens`."""
+        return len(await self.aget_token_ids(text))
+
+    @_server.resend_if_server_changed
+    def get_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+        **kwargs: Any,
+    ) -> int:
+        """Prompt tokens of a chat request with ``messages`` (and ``tools``), by the server.
+
+        Uses the chat form of ``POST /tokenize``, so the model's chat template, the generation
+        prompt and the tool definitions are counted exactly as the server will count them:
+        the result equals ``usage_metadata["input_tokens"]`` of invoking the same messages.
+
+        Args:
+            messages: The conversation.
+            tools: Tools as passed to :meth:`bind_tools` (their definitions cost tokens).
+            kwargs: Ignored by vLLM's tokenizer (accepted for ``BaseChatModel`` callers).
+        """
+        del kwargs
+        self._discover_model()
+        body = self._tokenize_chat_body(messages, tools)
+        return int(self._vllm.tokenize(body)["count"])
+
+    @_server.resend_if_server_changed
+    async def aget_num_tokens_from_messages(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Async twin of :meth:`get_num_tokens_from_messages`."""
+        await self._adiscover_model()
+        body = self._tokenize_chat_body(messages, tools)
+        return int((await self._vllm.atokenize(body))["count"])
 
     # Discovery happens at the public entry points because BaseChatModel computes the
     # LangSmith params (which name the model) before it calls _generate/_stream.
@@ -718,6 +811,16 @@ class ChatVLLM(
         del payload
         return self.use_responses_api is True or self.use_previous_response_id
 
+    def _route(self, kwargs: dict[str, Any]) -> Literal["chat", "responses", "openai"]:
+        """Which path a call takes.
+
+        ``"chat"`` (``_plain_chat``), ``"responses"`` (``_responses``) or ``"openai"``
+        (ChatOpenAI's own path, for a LangSmith gateway).
+        """
+        if _upstream.uses_gateway(self):
+            return "openai"
+        return "responses" if self._use_responses_api(kwargs) else "chat"
+
     def _get_request_payload(
         self,
         input_: LanguageModelInput,
@@ -751,12 +854,14 @@ class ChatVLLM(
             # refuses `tools: []` (400), OpenAI treats it as no tools: so does ChatVLLM.
             for key in ("tools", "tool_choice", "parallel_tool_calls"):
                 payload.pop(key, None)
-        wire = self._wire_format()
+        wire = self._vllm.wire_format()
         if "messages" in payload:
             payload["messages"] = _system_messages.apply(
                 _reasoning.with_reasoning_history(messages, payload["messages"], history, wire),
                 self.system_messages,
-                lambda: _system_messages.known(self._base_url(), str(self.model_id)) is not False,
+                lambda: (
+                    _system_messages.known(self._vllm.base_url, str(self.model_id)) is not False
+                ),
             )
         return _request.finish_payload(
             payload,
@@ -770,49 +875,103 @@ class ChatVLLM(
         """Ask (once) whether the template takes this conversation's system messages."""
         roles, policy = [m.type for m in messages], self.system_messages
         _system_messages.learn(
-            self._sync_sdk_client, self._base_url(), roles, policy, self.model_id
+            lambda: self._vllm.client, self._vllm.base_url, roles, policy, self.model_id
         )
 
     async def _alearn_template(self, messages: list[BaseMessage]) -> None:
         """Async twin of :meth:`_learn_template`."""
         roles, policy = [m.type for m in messages], self.system_messages
         await _system_messages.alearn(
-            self.root_async_client, self._base_url(), roles, policy, self.model_id
+            self.root_async_client, self._vllm.base_url, roles, policy, self.model_id
         )
 
-    # The hooks below add explained errors and the chat-template question around
-    # PlainChatCompletions' (which reads Chat Completions as plain dicts, or defers to
-    # ChatOpenAI).
+    # The four request hooks: explained errors and the chat-template question around the
+    # payload (_get_request_payload above), then the send and the reading (_plain_chat, or
+    # _responses for the Responses API, or ChatOpenAI's own path behind a LangSmith gateway).
 
     @_server.resend_if_server_changed
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        with self._explained_errors():
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._vllm.explained_errors():
             self._learn_template(messages)
-            return super()._generate(messages, *args, **kwargs)
+            route = self._route(kwargs)
+            if route == "responses":
+                return _responses.generate(self, messages, stop, kwargs)
+            if route == "openai":
+                return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            return _plain_chat.generate(self, payload)
 
     @_server.resend_if_server_changed
     async def _agenerate(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            return await super()._agenerate(messages, *args, **kwargs)
+            route = self._route(kwargs)
+            if route == "responses":
+                return await _responses.agenerate(self, messages, stop, kwargs)
+            if route == "openai":
+                return await super()._agenerate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+            payload = self._get_request_payload(messages, stop=stop, **kwargs)
+            return await _plain_chat.agenerate(self, payload)
+
+    def _stream_payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._get_request_payload(
+            messages, stop=stop, **_plain_chat.stream_kwargs(self, kwargs)
+        )
 
     @_server.resend_if_server_changed
     def _stream(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             self._learn_template(messages)
-            yield from super()._stream(messages, *args, **kwargs)
+            route = self._route(kwargs)
+            if route == "responses":
+                yield from _responses.stream(self, messages, stop, run_manager, kwargs)
+            elif route == "openai":
+                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            else:
+                payload = self._stream_payload(messages, stop, kwargs)
+                yield from _plain_chat.stream(self, payload, run_manager)
 
     @_server.resend_if_server_changed
     async def _astream(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            async for chunk in super()._astream(messages, *args, **kwargs):
+            route = self._route(kwargs)
+            if route == "responses":
+                chunks = _responses.astream(self, messages, stop, run_manager, kwargs)
+            elif route == "openai":
+                chunks = super()._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            else:
+                payload = self._stream_payload(messages, stop, kwargs)
+                chunks = _plain_chat.astream(self, payload, run_manager)
+            async for chunk in chunks:
                 yield chunk
 
     # ------------------------------------------------------------------ responses
@@ -968,10 +1127,3 @@ def _input_messages(input_: LanguageModelInput) -> list[BaseMessage]:
     if isinstance(input_, str):
         return [HumanMessage(content=input_)]
     return convert_to_messages(input_)
-
-
-def _doctor() -> Any:
-    """The doctor module, whose probes answer ``profile`` (imported when first needed)."""
-    from langchain_vllm import doctor  # noqa: PLC0415 - the doctor imports much; lazily
-
-    return doctor

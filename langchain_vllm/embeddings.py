@@ -133,10 +133,10 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Embed ``texts``, in order (``chunk_size`` per request, requests in parallel)."""
         if not texts:
             return []
-        model = self._pick_model()
+        model = self._vllm.pick_model(self.model)
 
         def embed(chunk: list[str]) -> list[list[float]]:
-            with self._explained_errors():
+            with self._vllm.explained_errors():
                 return self._vectors(self.client.embeddings.create(**self._request(model, chunk)))
 
         chunks = self._chunks(list(texts))
@@ -154,11 +154,11 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
         """Async twin of :meth:`embed_documents` (at most ``max_concurrency`` in flight)."""
         if not texts:
             return []
-        model = await self._apick_model()
+        model = await self._vllm.apick_model(self.model)
         limit = asyncio.Semaphore(self.max_concurrency)
 
         async def embed(chunk: list[str]) -> list[list[float]]:
-            async with limit, self._aexplained_errors():
+            async with limit, self._vllm.aexplained_errors():
                 response = await self.async_client.embeddings.create(**self._request(model, chunk))
             return self._vectors(response)
 

@@ -41,7 +41,7 @@ from langchain_vllm._http import ERROR_IN_OK, httpx
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from langchain_vllm._server import ServedModel
+    from langchain_vllm._served import ServedModel
 
 
 class VLLMModelNotFoundError(NotFoundError, ModelNotFoundError):

@@ -247,7 +247,7 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         return _request.finish_payload(
             payload,
             model=model,
-            wire=self._wire_format(),
+            wire=self._vllm.wire_format(),
             vllm_fields=vllm_fields,
             endpoint="completions",
         )
@@ -279,18 +279,11 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = self._discover_model()
+        model = self._vllm.discover(self.model)
         if self.streaming:
-            generations = []
-            for prompt in prompts:
-                text, info = "", {}
-                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
-                    text += chunk.text
-                    info.update(chunk.generation_info or {})
-                generations.append([Generation(text=text, generation_info=info)])
-            return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
+            return _streamed([list(self._stream(p, stop, run_manager, **kwargs)) for p in prompts])
         payload = self._payload(model, prompts, stop, kwargs)
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             response = self.client.completions.create(**payload)
         return self._result(response, prompts)
 
@@ -302,18 +295,13 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model = await self._adiscover_model()
+        model = await self._vllm.adiscover(self.model)
         if self.streaming:
-            generations = []
-            for prompt in prompts:
-                text, info = "", {}
-                async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
-                    text += chunk.text
-                    info.update(chunk.generation_info or {})
-                generations.append([Generation(text=text, generation_info=info)])
-            return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
+            return _streamed(
+                [[c async for c in self._astream(p, stop, run_manager, **kwargs)] for p in prompts]
+            )
         payload = self._payload(model, prompts, stop, kwargs)
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             response = await self.async_client.completions.create(**payload)
         return self._result(response, prompts)
 
@@ -334,8 +322,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        payload = self._stream_payload(self._discover_model(), prompt, stop, kwargs)
-        with self._explained_errors():
+        payload = self._stream_payload(self._vllm.discover(self.model), prompt, stop, kwargs)
+        with self._vllm.explained_errors():
             raw = self.client.completions.with_raw_response.create(**payload)
             for chunk in _streams.read_stream(
                 raw.http_response,
@@ -355,8 +343,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        payload = self._stream_payload(await self._adiscover_model(), prompt, stop, kwargs)
-        async with self._aexplained_errors():
+        payload = self._stream_payload(await self._vllm.adiscover(self.model), prompt, stop, kwargs)
+        async with self._vllm.aexplained_errors():
             raw = await self.async_client.completions.with_raw_response.create(**payload)
             async for chunk in _streams.aread_stream(
                 raw.http_response,
@@ -367,6 +355,18 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 if run_manager and chunk.text:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
+
+
+def _streamed(streams: list[list[GenerationChunk]]) -> LLMResult:
+    """The result of streaming each prompt: one generation per prompt, its chunks joined."""
+    generations = []
+    for chunks in streams:
+        text, info = "", {}
+        for chunk in chunks:
+            text += chunk.text
+            info.update(chunk.generation_info or {})
+        generations.append([Generation(text=text, generation_info=info)])
+    return LLMResult(generations=generations, llm_output={"model_provider": _PROVIDER})
 
 
 def _choice_info(choice: dict[str, Any]) -> dict[str, Any]:

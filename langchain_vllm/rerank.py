@@ -148,10 +148,10 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         texts = _texts(documents)
         if not texts:
             return []
-        model = self._pick_model()
+        model = self._vllm.pick_model(self.model)
         root = _server.root_url(self.client)
         attempts = self._attempts(model, query, texts)
-        with self._explained_errors():
+        with self._vllm.explained_errors():
             for path, body, parse in attempts:
                 try:
                     return self._select(
@@ -170,10 +170,10 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         texts = _texts(documents)
         if not texts:
             return []
-        model = await self._apick_model()
+        model = await self._vllm.apick_model(self.model)
         root = _server.root_url(self.async_client)
         attempts = self._attempts(model, query, texts)
-        async with self._aexplained_errors():
+        async with self._vllm.aexplained_errors():
             for path, body, parse in attempts:
                 try:
                     answer = await self.async_client.post(root + path, body=body, cast_to=object)

@@ -61,7 +61,7 @@ def test_version_and_wire_format_are_learned() -> None:
     assert known
     assert version is not None
     assert _versions.parse_version(version) is not None
-    assert model._wire_format() == _versions.wire_format(version)
+    assert model._vllm.wire_format() == _versions.wire_format(version)
 
 
 def test_the_server_is_a_version_the_package_supports(recwarn: pytest.WarningsRecorder) -> None:

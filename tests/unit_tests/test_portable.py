@@ -113,8 +113,8 @@ def test_pickle_round_trip_after_use(cls: type, pools: Callable[[type], FakeVLLM
 def test_copy_builds_its_own_clients_from_the_pools_of_its_process(cls: type) -> None:
     model = cls(base_url=BASE_URL)
     copied = pickle.loads(pickle.dumps(model))  # noqa: S301
-    sync, async_ = copied._server_clients()
-    original_sync, _ = model._server_clients()
+    sync, async_ = copied._vllm.clients
+    original_sync, _ = model._vllm.clients
     assert sync is not original_sync  # a new SDK client...
     assert sync is not None
     assert original_sync is not None
@@ -166,7 +166,7 @@ def test_deepcopy_before_and_after_use(
     for copied in (fresh, used, model.model_copy(deep=True)):
         assert copied is not model
         assert settings(copied) == settings(model)
-        assert copied._server_clients() == model._server_clients()
+        assert copied._vllm.clients == model._vllm.clients
         assert use(copied) == answer
         assert fake.requests[-1].headers["authorization"] == f"Bearer {ENV_KEY}"
 

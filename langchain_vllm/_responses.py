@@ -314,12 +314,13 @@ def stream(
     payload, calls = _stream_setup(model, messages, stop, kwargs)
     raw = model.root_client.responses.with_raw_response.create(**payload)
     reader = EventReader(model.output_version, _schema(kwargs), _info(model, raw))
-    for chunk in _streams.read_stream(
-        raw.http_response, model.root_client, reader.read, deadline=model.stream_deadline
-    ):
-        if run_manager:
-            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-        yield chunk
+    yield from _streams.read_stream(
+        raw.http_response,
+        model.root_client,
+        reader.read,
+        deadline=model.stream_deadline,
+        tell=_streams.teller(run_manager),
+    )
     if error := reader.ending_error(calls):
         raise error
 
@@ -336,10 +337,12 @@ async def astream(
     raw = await model.root_async_client.responses.with_raw_response.create(**payload)
     reader = EventReader(model.output_version, _schema(kwargs), _info(model, raw))
     async for chunk in _streams.aread_stream(
-        raw.http_response, model.root_async_client, reader.read, deadline=model.stream_deadline
+        raw.http_response,
+        model.root_async_client,
+        reader.read,
+        deadline=model.stream_deadline,
+        tell=_streams.teller(run_manager),
     ):
-        if run_manager:
-            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
         yield chunk
     if error := reader.ending_error(calls):
         raise error

@@ -38,7 +38,7 @@ from langchain_vllm.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 
@@ -425,7 +425,7 @@ class _Holder(Protocol):
     def model_id(self) -> str | None: ...
 
 
-def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four call shapes
+def resend_if_server_changed(method: _Method) -> _Method:
     """Decorate a request method of a model object: resend once when the server changed.
 
     The object holds its :class:`Server` as ``_vllm`` (see :meth:`Server.relearn`). Works for
@@ -434,54 +434,65 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
     call's (a ``model`` among them means the user named the model).
     """
     if inspect.isasyncgenfunction(method):
+        astart = _aresent(_astarted(method))
 
         @functools.wraps(method)
         async def astream(self: _Holder, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            started = False
-            try:
-                async for item in method(self, *args, **kwargs):
-                    started = True
+            items, first = await astart(self, *args, **kwargs)
+            if first is not _END:
+                yield first
+                async for item in items:
                     yield item
-            except Exception as error:
-                if started or not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
-                    raise
-            else:
-                return
-            async for item in method(self, *args, **kwargs):
-                yield item
 
         return cast("_Method", astream)
     if inspect.isgeneratorfunction(method):
+        start = _resent(_started(method))
 
         @functools.wraps(method)
         def stream(self: _Holder, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            started = False
-            try:
-                for item in method(self, *args, **kwargs):
-                    started = True
-                    yield item
-            except Exception as error:
-                if started or not self._vllm.relearn(error, kwargs, lambda: self.model_id):
-                    raise
-            else:
-                return
-            yield from method(self, *args, **kwargs)
+            items, first = start(self, *args, **kwargs)
+            if first is not _END:
+                yield first
+                yield from items
 
         return cast("_Method", stream)
     if inspect.iscoroutinefunction(method):
+        return cast("_Method", functools.wraps(method)(_aresent(method)))
+    return cast("_Method", functools.wraps(method)(_resent(method)))
 
-        @functools.wraps(method)
-        async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(self, *args, **kwargs)
-            except Exception as error:
-                if not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
-                    raise
-            return await method(self, *args, **kwargs)
 
-        return cast("_Method", acall)
+_END = object()
+"""The first item of a stream that has none."""
 
-    @functools.wraps(method)
+
+def _started(method: Callable[..., Iterator[Any]]) -> Callable[..., tuple[Iterator[Any], Any]]:
+    """``method`` as a call returning its stream and the stream's first item (or :data:`_END`).
+
+    A stream is resent only when it failed before its first item: the resend wraps this call.
+    """
+
+    def start(self: _Holder, *args: Any, **kwargs: Any) -> tuple[Iterator[Any], Any]:
+        items = method(self, *args, **kwargs)
+        return items, next(items, _END)
+
+    return start
+
+
+def _astarted(
+    method: Callable[..., AsyncIterator[Any]],
+) -> Callable[..., Awaitable[tuple[AsyncIterator[Any], Any]]]:
+    """Async twin of :func:`_started`."""
+
+    async def astart(self: _Holder, *args: Any, **kwargs: Any) -> tuple[AsyncIterator[Any], Any]:
+        items = method(self, *args, **kwargs)
+        return items, await anext(items, _END)
+
+    return astart
+
+
+def _resent(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, sent once more when its error shows the server changed (``relearn``)."""
+
     def call(self: _Holder, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
@@ -490,7 +501,21 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
                 raise
         return method(self, *args, **kwargs)
 
-    return cast("_Method", call)
+    return call
+
+
+def _aresent(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Async twin of :func:`_resent`."""
+
+    async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except Exception as error:
+            if not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
+                raise
+        return await method(self, *args, **kwargs)
+
+    return acall
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from langchain_vllm.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 
@@ -425,7 +425,7 @@ class _Holder(Protocol):
     def model_id(self) -> str | None: ...
 
 
-def resend_if_server_changed(method: _Method) -> _Method:
+def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four call shapes
     """Decorate a request method of a model object: resend once when the server changed.
 
     The object holds its :class:`Server` as ``_vllm`` (see :meth:`Server.relearn`). Works for
@@ -434,11 +434,11 @@ def resend_if_server_changed(method: _Method) -> _Method:
     call's (a ``model`` among them means the user named the model).
     """
     if inspect.isasyncgenfunction(method):
-        astart = _aresent(_astarted(method))
+        astart = _started(method, _afirst)
 
         @functools.wraps(method)
         async def astream(self: _Holder, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            items, first = await astart(self, *args, **kwargs)
+            items, first = await _aresent(astart, self, args, kwargs)
             if first is not _END:
                 yield first
                 async for item in items:
@@ -446,76 +446,75 @@ def resend_if_server_changed(method: _Method) -> _Method:
 
         return cast("_Method", astream)
     if inspect.isgeneratorfunction(method):
-        start = _resent(_started(method))
+        start = _started(method, _first)
 
         @functools.wraps(method)
         def stream(self: _Holder, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            items, first = start(self, *args, **kwargs)
+            items, first = _resent(start, self, args, kwargs)
             if first is not _END:
                 yield first
                 yield from items
 
         return cast("_Method", stream)
     if inspect.iscoroutinefunction(method):
-        return cast("_Method", functools.wraps(method)(_aresent(method)))
-    return cast("_Method", functools.wraps(method)(_resent(method)))
+
+        @functools.wraps(method)
+        async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
+            return await _aresent(method, self, args, kwargs)
+
+        return cast("_Method", acall)
+
+    @functools.wraps(method)
+    def call(self: _Holder, *args: Any, **kwargs: Any) -> Any:
+        return _resent(method, self, args, kwargs)
+
+    return cast("_Method", call)
 
 
 _END = object()
 """The first item of a stream that has none."""
 
 
-def _started(method: Callable[..., Iterator[Any]]) -> Callable[..., tuple[Iterator[Any], Any]]:
-    """``method`` as a call returning its stream and the stream's first item (or :data:`_END`).
+def _started(method: Callable[..., Any], first: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``method`` (a generator function) as a call returning its stream and first item.
 
     A stream is resent only when it failed before its first item: the resend wraps this call.
     """
-
-    def start(self: _Holder, *args: Any, **kwargs: Any) -> tuple[Iterator[Any], Any]:
-        items = method(self, *args, **kwargs)
-        return items, next(items, _END)
-
-    return start
+    return lambda *args, **kwargs: first(method(*args, **kwargs))
 
 
-def _astarted(
-    method: Callable[..., AsyncIterator[Any]],
-) -> Callable[..., Awaitable[tuple[AsyncIterator[Any], Any]]]:
-    """Async twin of :func:`_started`."""
-
-    async def astart(self: _Holder, *args: Any, **kwargs: Any) -> tuple[AsyncIterator[Any], Any]:
-        items = method(self, *args, **kwargs)
-        return items, await anext(items, _END)
-
-    return astart
+def _first(items: Iterator[Any]) -> tuple[Iterator[Any], Any]:
+    """``items`` and its first item (:data:`_END` if none)."""
+    return items, next(items, _END)
 
 
-def _resent(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method``, sent once more when its error shows the server changed (``relearn``)."""
-
-    def call(self: _Holder, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as error:
-            if not self._vllm.relearn(error, kwargs, lambda: self.model_id):
-                raise
-        return method(self, *args, **kwargs)
-
-    return call
+async def _afirst(items: AsyncIterator[Any]) -> tuple[AsyncIterator[Any], Any]:
+    """Async twin of :func:`_first`."""
+    return items, await anext(items, _END)
 
 
-def _aresent(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _resent(
+    method: Callable[..., Any], holder: _Holder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``method(holder, *args, **kwargs)``, once more if its error shows the server changed."""
+    try:
+        return method(holder, *args, **kwargs)
+    except Exception as error:
+        if not holder._vllm.relearn(error, kwargs, lambda: holder.model_id):  # noqa: SLF001
+            raise
+    return method(holder, *args, **kwargs)
+
+
+async def _aresent(
+    method: Callable[..., Any], holder: _Holder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """Async twin of :func:`_resent`."""
-
-    async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await method(self, *args, **kwargs)
-        except Exception as error:
-            if not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
-                raise
-        return await method(self, *args, **kwargs)
-
-    return acall
+    try:
+        return await method(holder, *args, **kwargs)
+    except Exception as error:
+        if not await holder._vllm.arelearn(error, kwargs, lambda: holder.model_id):  # noqa: SLF001
+            raise
+    return await method(holder, *args, **kwargs)
 
 
 @contextmanager

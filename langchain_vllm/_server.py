@@ -284,14 +284,14 @@ def router_drops_strict(base_url: str) -> str:
     )
 
 
-def warn_router_drops_strict(base_url: str) -> None:
+def warn_router_drops_strict(base_url: str, stacklevel: int = 5) -> None:
     """Warn (once per base URL) that strict tools lose their ``strict`` at a vllm-router."""
     with _lock:
         if base_url in _warned_strict:
             return
         _warned_strict.add(base_url)
-    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
-    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=5)
+    # 5 from Server.discover_chat: the frame of ChatVLLM's entry point
+    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=stacklevel)
 
 
 def strict_ignored(base_url: str, version: str | None) -> str:
@@ -700,9 +700,8 @@ class Server:
         self.served_models()
         model = self.pick_model(given)
         server_version(self.client)  # (not self.version(): a warning names the caller's frame)
-        if _tools.any_strict(call.get("tools")) and is_vllm_router(self.client):
-            warn_router_drops_strict(self.base_url)
-        self._warn_if_strict_ignored(call)
+        router = _tools.any_strict(call.get("tools")) and is_vllm_router(self.client)
+        self._warn_about_strict(call, router=router)
         return model
 
     async def adiscover_chat(self, given: str | None, call: Mapping[str, Any]) -> str:
@@ -710,13 +709,17 @@ class Server:
         await self.aserved_models()
         model = await self.apick_model(given)
         await aserver_version(self.async_client)
-        if _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client):
-            warn_router_drops_strict(self.base_url)
-        self._warn_if_strict_ignored(call)
+        router = _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client)
+        self._warn_about_strict(call, router=router)
         return model
 
-    def _warn_if_strict_ignored(self, call: Mapping[str, Any]) -> None:
-        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
+    def _warn_about_strict(self, call: Mapping[str, Any], *, router: bool) -> None:
+        """Warn once each: a ``router`` drops ``strict``; the version ignores it under "auto".
+
+        ``router``: the call has strict tools and the server is a vllm-router.
+        """
+        if router:
+            warn_router_drops_strict(self.base_url, stacklevel=6)  # one frame below discover_chat
         wire = self.wire_format()
         if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
             wire, call.get("tool_choice")

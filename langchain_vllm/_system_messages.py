@@ -126,12 +126,16 @@ def _probe_body(model: str) -> dict[str, Any]:
     return {"model": model, "messages": list(_PROBE), "add_generation_prompt": True}
 
 
-def _answer(error: openai.APIStatusError) -> bool | None:
-    """Read a failed probe: refused (``False``) or no conclusion (``None``)."""
+def _probe_url(base_url: str) -> str:
+    return f"{base_url.removesuffix('/v1')}/tokenize"
+
+
+def _failed(error: openai.APIStatusError, base_url: str, model: str) -> bool:
+    """Read a failed probe: refused (``False``, remembered) or no conclusion (``True``)."""
     text = str(error.message) + str(error.body)
     if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
-        return False
-    return None
+        return _remember(base_url, model, accepts=False)
+    return True
 
 
 def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
@@ -142,12 +146,10 @@ def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
     """
     if (cached := known(base_url, model)) is not None:
         return cached
-    root = base_url.removesuffix("/v1")
     try:
-        client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
+        client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
     except openai.APIStatusError as error:
-        answer = _answer(error)
-        return True if answer is None else _remember(base_url, model, accepts=answer)
+        return _failed(error, base_url, model)
     return _remember(base_url, model, accepts=True)
 
 
@@ -155,12 +157,10 @@ async def aaccepts(client: openai.AsyncOpenAI, base_url: str, model: str) -> boo
     """Async twin of :func:`accepts`."""
     if (cached := known(base_url, model)) is not None:
         return cached
-    root = base_url.removesuffix("/v1")
     try:
-        await client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
+        await client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
     except openai.APIStatusError as error:
-        answer = _answer(error)
-        return True if answer is None else _remember(base_url, model, accepts=answer)
+        return _failed(error, base_url, model)
     return _remember(base_url, model, accepts=True)
 
 

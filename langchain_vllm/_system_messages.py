@@ -17,6 +17,8 @@ bare 400. ChatVLLM rewrites the messages before sending, according to ``system_m
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import openai
@@ -24,7 +26,7 @@ import openai
 from langchain_vllm import _server, errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 SystemMessages = Literal["auto", "as_given", "merge_first"]
 POLICIES: tuple[str, ...] = ("auto", "as_given", "merge_first")
@@ -130,12 +132,27 @@ def _probe_url(base_url: str) -> str:
     return f"{base_url.removesuffix('/v1')}/tokenize"
 
 
-def _failed(error: openai.APIStatusError, base_url: str, model: str) -> bool:
-    """Read a failed probe: refused (``False``, remembered) or no conclusion (``True``)."""
-    text = str(error.message) + str(error.body)
-    if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
-        return _remember(base_url, model, accepts=False)
-    return True
+@dataclass
+class _Verdict:
+    accepts: bool = True
+
+
+@contextmanager
+def _probing(base_url: str, model: str) -> Iterator[_Verdict]:
+    """Read the probe sent in the block: accepted or refused (remembered), or no conclusion.
+
+    A refusal is a 400 naming the template or system messages; any other error status
+    concludes nothing (``accepts`` stays ``True``, not remembered).
+    """
+    verdict = _Verdict()
+    try:
+        yield verdict
+    except openai.APIStatusError as error:
+        text = str(error.message) + str(error.body)
+        if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
+            verdict.accepts = _remember(base_url, model, accepts=False)
+    else:
+        verdict.accepts = _remember(base_url, model, accepts=True)
 
 
 def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
@@ -146,22 +163,18 @@ def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
     """
     if (cached := known(base_url, model)) is not None:
         return cached
-    try:
+    with _probing(base_url, model) as verdict:
         client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
-    except openai.APIStatusError as error:
-        return _failed(error, base_url, model)
-    return _remember(base_url, model, accepts=True)
+    return verdict.accepts
 
 
 async def aaccepts(client: openai.AsyncOpenAI, base_url: str, model: str) -> bool:
     """Async twin of :func:`accepts`."""
     if (cached := known(base_url, model)) is not None:
         return cached
-    try:
+    with _probing(base_url, model) as verdict:
         await client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
-    except openai.APIStatusError as error:
-        return _failed(error, base_url, model)
-    return _remember(base_url, model, accepts=True)
+    return verdict.accepts
 
 
 def apply(

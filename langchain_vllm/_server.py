@@ -527,17 +527,19 @@ def explained_errors(client: openai.OpenAI | None, base_url: str) -> Iterator[No
     try:
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
-        served: tuple[ServedModel, ...] = ()
-        if (
-            isinstance(error, openai.NotFoundError)
-            and client is not None
-            and missing(error) == "model"
-        ):
-            served = served_models(client, refresh=True)
-        explained = explain_error(error, base_url, served)
-        if explained is error:
+        served = (
+            served_models(client, refresh=True)
+            if client is not None and _unknown_model(error)
+            else ()
+        )
+        if (explained := explain_error(error, base_url, served)) is error:
             raise
         raise explained from error
+
+
+def _unknown_model(error: Exception) -> bool:
+    """Whether ``error`` says the model does not exist (its error then lists the served)."""
+    return isinstance(error, openai.NotFoundError) and missing(error) == "model"
 
 
 @asynccontextmanager
@@ -546,11 +548,8 @@ async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncI
     try:
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
-        served: tuple[ServedModel, ...] = ()
-        if isinstance(error, openai.NotFoundError) and missing(error) == "model":
-            served = await aserved_models(client, refresh=True)
-        explained = explain_error(error, base_url, served)
-        if explained is error:
+        served = await aserved_models(client, refresh=True) if _unknown_model(error) else ()
+        if (explained := explain_error(error, base_url, served)) is error:
             raise
         raise explained from error
 

@@ -23,6 +23,7 @@ import os
 import re
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +33,7 @@ from pydantic import SecretStr
 _FIRST_HTTPX2_SDK = 3  # openai>=3 speaks httpx2
 
 if TYPE_CHECKING:  # type-checked against the SDK this project locks (openai 3, httpx2)
-    from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
+    from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Mapping
 
     import httpx2 as httpx
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -208,6 +209,22 @@ def _as_named_status(response: httpx.Response, request: httpx.Request) -> httpx.
     )
 
 
+def _answered(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """What the SDK gets for ``response`` (a JSON ``200 OK`` read by the caller already)."""
+    if _reads_as_json_ok(response):
+        response = _as_named_status(response, request)
+    return _retry_policy(response)
+
+
+@contextmanager
+def _read_timeout_is_final(request: httpx.Request) -> Iterator[None]:
+    """Raise a read timeout as ``openai.APITimeoutError``, which the SDK does not resend."""
+    try:
+        yield
+    except httpx.ReadTimeout as error:
+        raise openai.APITimeoutError(request=request) from error
+
+
 class RetryPolicyTransport(httpx.BaseTransport):
     """Retries for what is safe to repeat only: connection failures, 429 and 503.
 
@@ -225,14 +242,11 @@ class RetryPolicyTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; see the class docstring for what is retried."""
-        try:
+        with _read_timeout_is_final(request):
             response = self._inner.handle_request(request)
             if _reads_as_json_ok(response):
                 response.read()
-                response = _as_named_status(response, request)
-            return _retry_policy(response)
-        except httpx.ReadTimeout as error:
-            raise openai.APITimeoutError(request=request) from error
+            return _answered(response, request)
 
     def close(self) -> None:
         """Close the wrapped transport."""
@@ -248,14 +262,11 @@ class AsyncRetryPolicyTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; see :class:`RetryPolicyTransport` for what is retried."""
-        try:
+        with _read_timeout_is_final(request):
             response = await self._inner.handle_async_request(request)
             if _reads_as_json_ok(response):
                 await response.aread()
-                response = _as_named_status(response, request)
-            return _retry_policy(response)
-        except httpx.ReadTimeout as error:
-            raise openai.APITimeoutError(request=request) from error
+            return _answered(response, request)
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""

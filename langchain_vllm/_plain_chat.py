@@ -182,12 +182,13 @@ def stream(
     sent = Sent(llm, payload)
     raw = llm.client.with_raw_response.create(**payload)
     reader = sent.reader(raw)
-    for chunk in _streams.read_stream(
-        raw.http_response, llm.root_client, reader.read, deadline=llm.stream_deadline
-    ):
-        if run_manager:
-            run_manager.on_llm_new_token(chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk))
-        yield chunk
+    yield from _streams.read_stream(
+        raw.http_response,
+        llm.root_client,
+        reader.read,
+        deadline=llm.stream_deadline,
+        tell=_streams.teller(run_manager, with_logprobs=True),
+    )
     if (parsed := sent.ending(reader, raw)) is not None:
         yield parsed
 
@@ -200,12 +201,12 @@ async def astream(
     raw = await llm.async_client.with_raw_response.create(**payload)
     reader = sent.reader(raw)
     async for chunk in _streams.aread_stream(
-        raw.http_response, llm.root_async_client, reader.read, deadline=llm.stream_deadline
+        raw.http_response,
+        llm.root_async_client,
+        reader.read,
+        deadline=llm.stream_deadline,
+        tell=_streams.teller(run_manager, with_logprobs=True),
     ):
-        if run_manager:
-            await run_manager.on_llm_new_token(
-                chunk.text, chunk=chunk, logprobs=_streams.logprobs(chunk)
-            )
         yield chunk
     if (parsed := sent.ending(reader, raw)) is not None:
         yield parsed

@@ -183,9 +183,27 @@ def _answer_payload(
     return payload, _json_schema_text(payload), calls
 
 
-def _next_wait(wait: float) -> float:
-    """How long to wait before asking about a background response again."""
-    return min(wait * 2, _POLL_SECONDS[1])
+class _Polled:
+    """A response answered at once, asked about again while it runs in the background."""
+
+    def __init__(
+        self, model: ResponsesModel, schema: Any, calls: _tools.CallsAsked, raw: Any
+    ) -> None:
+        """Read the first answer from ``raw`` (the raw ``create`` response)."""
+        self._model, self._schema, self._calls, self._raw = model, schema, calls, raw
+        self.response: Response = raw.parse()
+
+    def waits(self) -> Iterator[float]:
+        """The pauses before asking again, while :attr:`response` is pending (doubling)."""
+        wait = _POLL_SECONDS[0]
+        while self.response.status in _PENDING:
+            yield wait
+            wait = min(wait * 2, _POLL_SECONDS[1])
+
+    def result(self) -> ChatResult:
+        """The finished response as a chat result."""
+        info = _info(self._model, self._raw)
+        return _result(self._model, self.response, self._schema, self._calls, info)
 
 
 def generate(
@@ -197,12 +215,11 @@ def generate(
     """One answer from ``/v1/responses`` (a background one is waited for)."""
     payload, schema, calls = _answer_payload(model, messages, stop, kwargs)
     raw = model.root_client.responses.with_raw_response.create(**payload)
-    response: Response = raw.parse()
-    wait = _POLL_SECONDS[0]
-    while response.status in _PENDING:
+    polled = _Polled(model, schema, calls, raw)
+    for wait in polled.waits():
         time.sleep(wait)
-        response, wait = model.root_client.responses.retrieve(response.id), _next_wait(wait)
-    return _result(model, response, schema, calls, _info(model, raw))
+        polled.response = model.root_client.responses.retrieve(polled.response.id)
+    return polled.result()
 
 
 async def agenerate(
@@ -214,13 +231,11 @@ async def agenerate(
     """Async twin of :func:`generate`."""
     payload, schema, calls = _answer_payload(model, messages, stop, kwargs)
     raw = await model.root_async_client.responses.with_raw_response.create(**payload)
-    response: Response = raw.parse()
-    wait = _POLL_SECONDS[0]
-    while response.status in _PENDING:
+    polled = _Polled(model, schema, calls, raw)
+    for wait in polled.waits():
         await asyncio.sleep(wait)
-        response = await model.root_async_client.responses.retrieve(response.id)
-        wait = _next_wait(wait)
-    return _result(model, response, schema, calls, _info(model, raw))
+        polled.response = await model.root_async_client.responses.retrieve(polled.response.id)
+    return polled.result()
 
 
 class EventReader:
@@ -314,12 +329,13 @@ def stream(
     payload, calls = _stream_setup(model, messages, stop, kwargs)
     raw = model.root_client.responses.with_raw_response.create(**payload)
     reader = EventReader(model.output_version, _schema(kwargs), _info(model, raw))
-    for chunk in _streams.read_stream(
-        raw.http_response, model.root_client, reader.read, deadline=model.stream_deadline
-    ):
-        if run_manager:
-            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-        yield chunk
+    yield from _streams.read_stream(
+        raw.http_response,
+        model.root_client,
+        reader.read,
+        deadline=model.stream_deadline,
+        tell=_streams.teller(run_manager),
+    )
     if error := reader.ending_error(calls):
         raise error
 
@@ -336,10 +352,12 @@ async def astream(
     raw = await model.root_async_client.responses.with_raw_response.create(**payload)
     reader = EventReader(model.output_version, _schema(kwargs), _info(model, raw))
     async for chunk in _streams.aread_stream(
-        raw.http_response, model.root_async_client, reader.read, deadline=model.stream_deadline
+        raw.http_response,
+        model.root_async_client,
+        reader.read,
+        deadline=model.stream_deadline,
+        tell=_streams.teller(run_manager),
     ):
-        if run_manager:
-            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
         yield chunk
     if error := reader.ending_error(calls):
         raise error

@@ -284,14 +284,14 @@ def router_drops_strict(base_url: str) -> str:
     )
 
 
-def warn_router_drops_strict(base_url: str) -> None:
+def warn_router_drops_strict(base_url: str, stacklevel: int = 5) -> None:
     """Warn (once per base URL) that strict tools lose their ``strict`` at a vllm-router."""
     with _lock:
         if base_url in _warned_strict:
             return
         _warned_strict.add(base_url)
-    # 5: the frame of ChatVLLM's entry point, above Server.discover_chat
-    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=5)
+    # 5 from Server.discover_chat: the frame of ChatVLLM's entry point
+    warnings.warn(router_drops_strict(base_url), UserWarning, stacklevel=stacklevel)
 
 
 def strict_ignored(base_url: str, version: str | None) -> str:
@@ -434,63 +434,87 @@ def resend_if_server_changed(method: _Method) -> _Method:  # noqa: C901 - four c
     call's (a ``model`` among them means the user named the model).
     """
     if inspect.isasyncgenfunction(method):
+        astart = _started(method, _afirst)
 
         @functools.wraps(method)
         async def astream(self: _Holder, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            started = False
-            try:
-                async for item in method(self, *args, **kwargs):
-                    started = True
+            items, first = await _aresent(astart, self, args, kwargs)
+            if first is not _END:
+                yield first
+                async for item in items:
                     yield item
-            except Exception as error:
-                if started or not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
-                    raise
-            else:
-                return
-            async for item in method(self, *args, **kwargs):
-                yield item
 
         return cast("_Method", astream)
     if inspect.isgeneratorfunction(method):
+        start = _started(method, _first)
 
         @functools.wraps(method)
         def stream(self: _Holder, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            started = False
-            try:
-                for item in method(self, *args, **kwargs):
-                    started = True
-                    yield item
-            except Exception as error:
-                if started or not self._vllm.relearn(error, kwargs, lambda: self.model_id):
-                    raise
-            else:
-                return
-            yield from method(self, *args, **kwargs)
+            items, first = _resent(start, self, args, kwargs)
+            if first is not _END:
+                yield first
+                yield from items
 
         return cast("_Method", stream)
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
         async def acall(self: _Holder, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(self, *args, **kwargs)
-            except Exception as error:
-                if not await self._vllm.arelearn(error, kwargs, lambda: self.model_id):
-                    raise
-            return await method(self, *args, **kwargs)
+            return await _aresent(method, self, args, kwargs)
 
         return cast("_Method", acall)
 
     @functools.wraps(method)
     def call(self: _Holder, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as error:
-            if not self._vllm.relearn(error, kwargs, lambda: self.model_id):
-                raise
-        return method(self, *args, **kwargs)
+        return _resent(method, self, args, kwargs)
 
     return cast("_Method", call)
+
+
+_END = object()
+"""The first item of a stream that has none."""
+
+
+def _started(method: Callable[..., Any], first: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``method`` (a generator function) as a call returning its stream and first item.
+
+    A stream is resent only when it failed before its first item: the resend wraps this call.
+    """
+    return lambda *args, **kwargs: first(method(*args, **kwargs))
+
+
+def _first(items: Iterator[Any]) -> tuple[Iterator[Any], Any]:
+    """``items`` and its first item (:data:`_END` if none)."""
+    return items, next(items, _END)
+
+
+async def _afirst(items: AsyncIterator[Any]) -> tuple[AsyncIterator[Any], Any]:
+    """Async twin of :func:`_first`."""
+    return items, await anext(items, _END)
+
+
+def _resent(
+    method: Callable[..., Any], holder: _Holder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``method(holder, *args, **kwargs)``, once more if its error shows the server changed."""
+    try:
+        return method(holder, *args, **kwargs)
+    except Exception as error:
+        if not holder._vllm.relearn(error, kwargs, lambda: holder.model_id):  # noqa: SLF001
+            raise
+    return method(holder, *args, **kwargs)
+
+
+async def _aresent(
+    method: Callable[..., Any], holder: _Holder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Async twin of :func:`_resent`."""
+    try:
+        return await method(holder, *args, **kwargs)
+    except Exception as error:
+        if not await holder._vllm.arelearn(error, kwargs, lambda: holder.model_id):  # noqa: SLF001
+            raise
+    return await method(holder, *args, **kwargs)
 
 
 # ------------------------------------------------------------------ learning the server first
@@ -588,17 +612,19 @@ def explained_errors(client: openai.OpenAI | None, base_url: str) -> Iterator[No
     try:
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
-        served: tuple[ServedModel, ...] = ()
-        if (
-            isinstance(error, openai.NotFoundError)
-            and client is not None
-            and missing(error) == "model"
-        ):
-            served = served_models(client, refresh=True)
-        explained = explain_error(error, base_url, served)
-        if explained is error:
+        served = (
+            served_models(client, refresh=True)
+            if client is not None and _unknown_model(error)
+            else ()
+        )
+        if (explained := explain_error(error, base_url, served)) is error:
             raise
         raise explained from error
+
+
+def _unknown_model(error: Exception) -> bool:
+    """Whether ``error`` says the model does not exist (its error then lists the served)."""
+    return isinstance(error, openai.NotFoundError) and missing(error) == "model"
 
 
 @asynccontextmanager
@@ -607,11 +633,8 @@ async def aexplained_errors(client: openai.AsyncOpenAI, base_url: str) -> AsyncI
     try:
         yield
     except (openai.APIStatusError, openai.APIConnectionError) as error:
-        served: tuple[ServedModel, ...] = ()
-        if isinstance(error, openai.NotFoundError) and missing(error) == "model":
-            served = await aserved_models(client, refresh=True)
-        explained = explain_error(error, base_url, served)
-        if explained is error:
+        served = await aserved_models(client, refresh=True) if _unknown_model(error) else ()
+        if (explained := explain_error(error, base_url, served)) is error:
             raise
         raise explained from error
 
@@ -761,9 +784,8 @@ class Server:
         self.served_models()
         model = self.pick_model(given)
         server_version(self.client)  # (not self.version(): a warning names the caller's frame)
-        if _tools.any_strict(call.get("tools")) and is_vllm_router(self.client):
-            warn_router_drops_strict(self.base_url)
-        self._warn_if_strict_ignored(call)
+        router = _tools.any_strict(call.get("tools")) and is_vllm_router(self.client)
+        self._warn_about_strict(call, router=router)
         return model
 
     async def adiscover_chat(self, given: str | None, call: Mapping[str, Any]) -> str:
@@ -771,13 +793,17 @@ class Server:
         await self.aserved_models()
         model = await self.apick_model(given)
         await aserver_version(self.async_client)
-        if _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client):
-            warn_router_drops_strict(self.base_url)
-        self._warn_if_strict_ignored(call)
+        router = _tools.any_strict(call.get("tools")) and await ais_vllm_router(self.async_client)
+        self._warn_about_strict(call, router=router)
         return model
 
-    def _warn_if_strict_ignored(self, call: Mapping[str, Any]) -> None:
-        """Warn once when the server's version ignores ``strict`` under ``tool_choice`` auto."""
+    def _warn_about_strict(self, call: Mapping[str, Any], *, router: bool) -> None:
+        """Warn once each: a ``router`` drops ``strict``; the version ignores it under "auto".
+
+        ``router``: the call has strict tools and the server is a vllm-router.
+        """
+        if router:
+            warn_router_drops_strict(self.base_url, stacklevel=6)  # one frame below discover_chat
         wire = self.wire_format()
         if _tools.any_strict(call.get("tools")) and _versions.strict_ignored(
             wire, call.get("tool_choice")

@@ -31,7 +31,7 @@ from langchain_vllm._tidy import StreamTidier
 from langchain_vllm.errors import MALFORMED_EVENT, stream_broke_off
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
     from langchain_core.messages import BaseMessageChunk
     from langchain_core.outputs import Generation
@@ -137,12 +137,35 @@ def _broke_off(
     )
 
 
+def teller(
+    run_manager: Any, *, with_logprobs: bool = False, empty: bool = True
+) -> Callable[[Any], Any] | None:
+    """What tells ``run_manager`` of each chunk (``tell`` of :func:`read_stream`).
+
+    It calls ``on_llm_new_token(chunk.text, chunk=chunk)`` (plus the chunk's log
+    probabilities ``with_logprobs``; for a chunk with text only, without ``empty``) and
+    returns what that returns: a coroutine for an async manager. ``None`` without a manager.
+    """
+    if not run_manager:
+        return None
+    if with_logprobs:
+        return lambda chunk: run_manager.on_llm_new_token(
+            chunk.text, chunk=chunk, logprobs=logprobs(chunk)
+        )
+    if empty:
+        return lambda chunk: run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+    return lambda chunk: (
+        run_manager.on_llm_new_token(chunk.text, chunk=chunk) if chunk.text else None
+    )
+
+
 def read_stream(
     response: httpx.Response,
     client: openai.OpenAI,
     read: Callable[[Any], Chunk | None],
     *,
     deadline: float | None,
+    tell: Callable[[Chunk], object] | None = None,
 ) -> Iterator[Chunk]:
     """The chunks of a streamed answer, within ``deadline`` seconds from now.
 
@@ -151,15 +174,33 @@ def read_stream(
         client: The SDK client that sent the request (for the SDK's event reader).
         read: Turns one event (parsed JSON) into a chunk, or ``None`` for an event without one.
         deadline: Seconds the rest of the stream may take (``None``: no limit).
+        tell: Called with each chunk before it is passed on (:func:`teller`); what it
+            raises passes through unchanged.
 
-    Yields:
-        Each chunk as it arrives.
+    Returns:
+        An iterator of the chunks as they arrive.
 
     Raises:
         VLLMDeadlineError: The deadline passed (the stream is closed: vLLM aborts).
         VLLMStreamInterruptedError: The stream broke off, was malformed, or ended before
             its first chunk.
     """
+    chunks = _read_events(response, client, read, deadline)
+    return chunks if tell is None else _told(chunks, tell)
+
+
+def _told(chunks: Iterator[Chunk], tell: Callable[[Chunk], object]) -> Iterator[Chunk]:
+    for chunk in chunks:
+        tell(chunk)
+        yield chunk
+
+
+def _read_events(
+    response: httpx.Response,
+    client: openai.OpenAI,
+    read: Callable[[Any], Chunk | None],
+    deadline: float | None,
+) -> Iterator[Chunk]:
     received: list[Chunk] = []
     timer = SyncDeadline(deadline, response)
     try:
@@ -174,18 +215,39 @@ def read_stream(
         raise _broke_off(error, received, response, deadline if timer.expired else None) from error
 
 
-async def aread_stream(
+def aread_stream(
     response: httpx.Response,
     client: openai.AsyncOpenAI,
     read: Callable[[Any], Chunk | None],
     *,
     deadline: float | None,
+    tell: Callable[[Chunk], Awaitable[object] | None] | None = None,
 ) -> AsyncIterator[Chunk]:
     """Async twin of :func:`read_stream` (the same arguments, chunks and errors).
 
-    The deadline cancels only the read from the server (never the caller's own awaits
-    between two chunks); a read that starts after the deadline fails at once.
+    What ``tell`` returns is awaited (unless ``None``). The deadline cancels only the read
+    from the server (never the caller's own awaits between two chunks, nor ``tell``'s); a
+    read that starts after the deadline fails at once.
     """
+    chunks = _aread_events(response, client, read, deadline)
+    return chunks if tell is None else _atold(chunks, tell)
+
+
+async def _atold(
+    chunks: AsyncIterator[Chunk], tell: Callable[[Chunk], Awaitable[object] | None]
+) -> AsyncIterator[Chunk]:
+    async for chunk in chunks:
+        if (told := tell(chunk)) is not None:
+            await told
+        yield chunk
+
+
+async def _aread_events(
+    response: httpx.Response,
+    client: openai.AsyncOpenAI,
+    read: Callable[[Any], Chunk | None],
+    deadline: float | None,
+) -> AsyncIterator[Chunk]:
     received: list[Chunk] = []
     loop = asyncio.get_running_loop()
     ends = None if deadline is None else loop.time() + deadline

@@ -17,6 +17,8 @@ bare 400. ChatVLLM rewrites the messages before sending, according to ``system_m
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import openai
@@ -24,7 +26,7 @@ import openai
 from langchain_vllm import _server, errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 SystemMessages = Literal["auto", "as_given", "merge_first"]
 POLICIES: tuple[str, ...] = ("auto", "as_given", "merge_first")
@@ -126,12 +128,31 @@ def _probe_body(model: str) -> dict[str, Any]:
     return {"model": model, "messages": list(_PROBE), "add_generation_prompt": True}
 
 
-def _answer(error: openai.APIStatusError) -> bool | None:
-    """Read a failed probe: refused (``False``) or no conclusion (``None``)."""
-    text = str(error.message) + str(error.body)
-    if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
-        return False
-    return None
+def _probe_url(base_url: str) -> str:
+    return f"{base_url.removesuffix('/v1')}/tokenize"
+
+
+@dataclass
+class _Verdict:
+    accepts: bool = True
+
+
+@contextmanager
+def _probing(base_url: str, model: str) -> Iterator[_Verdict]:
+    """Read the probe sent in the block: accepted or refused (remembered), or no conclusion.
+
+    A refusal is a 400 naming the template or system messages; any other error status
+    concludes nothing (``accepts`` stays ``True``, not remembered).
+    """
+    verdict = _Verdict()
+    try:
+        yield verdict
+    except openai.APIStatusError as error:
+        text = str(error.message) + str(error.body)
+        if error.status_code == 400 and (errors.template_refusal(text) or "system" in text.lower()):  # noqa: PLR2004
+            verdict.accepts = _remember(base_url, model, accepts=False)
+    else:
+        verdict.accepts = _remember(base_url, model, accepts=True)
 
 
 def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
@@ -142,26 +163,18 @@ def accepts(client: openai.OpenAI, base_url: str, model: str) -> bool:
     """
     if (cached := known(base_url, model)) is not None:
         return cached
-    root = base_url.removesuffix("/v1")
-    try:
-        client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
-    except openai.APIStatusError as error:
-        answer = _answer(error)
-        return True if answer is None else _remember(base_url, model, accepts=answer)
-    return _remember(base_url, model, accepts=True)
+    with _probing(base_url, model) as verdict:
+        client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
+    return verdict.accepts
 
 
 async def aaccepts(client: openai.AsyncOpenAI, base_url: str, model: str) -> bool:
     """Async twin of :func:`accepts`."""
     if (cached := known(base_url, model)) is not None:
         return cached
-    root = base_url.removesuffix("/v1")
-    try:
-        await client.post(f"{root}/tokenize", body=_probe_body(model), cast_to=object)
-    except openai.APIStatusError as error:
-        answer = _answer(error)
-        return True if answer is None else _remember(base_url, model, accepts=answer)
-    return _remember(base_url, model, accepts=True)
+    with _probing(base_url, model) as verdict:
+        await client.post(_probe_url(base_url), body=_probe_body(model), cast_to=object)
+    return verdict.accepts
 
 
 def apply(

@@ -879,13 +879,9 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> ChatResult:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            route = self._route(kwargs)
-            if route == "responses":
-                return _responses.generate(self, messages, stop, kwargs)
-            if route == "openai":
+            if (route := self._route(kwargs)) == "openai":
                 return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-            payload = self._get_request_payload(messages, stop=stop, **kwargs)
-            return _plain_chat.generate(self, payload)
+            return self._generate_on(route, messages, stop, kwargs)
 
     @_server.resend_if_server_changed
     async def _agenerate(
@@ -897,15 +893,28 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> ChatResult:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            route = self._route(kwargs)
-            if route == "responses":
-                return await _responses.agenerate(self, messages, stop, kwargs)
-            if route == "openai":
+            if (route := self._route(kwargs)) == "openai":
                 return await super()._agenerate(
                     messages, stop=stop, run_manager=run_manager, **kwargs
                 )
-            payload = self._get_request_payload(messages, stop=stop, **kwargs)
-            return await _plain_chat.agenerate(self, payload)
+            return await self._agenerate_on(route, messages, stop, kwargs)
+
+    def _generate_on(
+        self, route: str, messages: list[BaseMessage], stop: list[str] | None, kwargs: Any
+    ) -> ChatResult:
+        """Send and read on vLLM's own ``route`` ("responses" or "chat")."""
+        if route == "responses":
+            return _responses.generate(self, messages, stop, kwargs)
+        return _plain_chat.generate(self, self._get_request_payload(messages, stop=stop, **kwargs))
+
+    async def _agenerate_on(
+        self, route: str, messages: list[BaseMessage], stop: list[str] | None, kwargs: Any
+    ) -> ChatResult:
+        """Async twin of :meth:`_generate_on`."""
+        if route == "responses":
+            return await _responses.agenerate(self, messages, stop, kwargs)
+        payload = self._get_request_payload(messages, stop=stop, **kwargs)
+        return await _plain_chat.agenerate(self, payload)
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -924,14 +933,10 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> Iterator[ChatGenerationChunk]:
         with self._vllm.explained_errors():
             self._learn_template(messages)
-            route = self._route(kwargs)
-            if route == "responses":
-                yield from _responses.stream(self, messages, stop, run_manager, kwargs)
-            elif route == "openai":
+            if (route := self._route(kwargs)) == "openai":
                 yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
             else:
-                payload = self._stream_payload(messages, stop, kwargs)
-                yield from _plain_chat.stream(self, payload, run_manager)
+                yield from self._stream_on(route, messages, stop, run_manager, kwargs)
 
     @_server.resend_if_server_changed
     async def _astream(
@@ -943,16 +948,38 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._vllm.aexplained_errors():
             await self._alearn_template(messages)
-            route = self._route(kwargs)
-            if route == "responses":
-                chunks = _responses.astream(self, messages, stop, run_manager, kwargs)
-            elif route == "openai":
+            if (route := self._route(kwargs)) == "openai":
                 chunks = super()._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
             else:
-                payload = self._stream_payload(messages, stop, kwargs)
-                chunks = _plain_chat.astream(self, payload, run_manager)
+                chunks = self._astream_on(route, messages, stop, run_manager, kwargs)
             async for chunk in chunks:
                 yield chunk
+
+    def _stream_on(
+        self,
+        route: str,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The chunks of vLLM's own ``route`` ("responses" or "chat")."""
+        if route == "responses":
+            return _responses.stream(self, messages, stop, run_manager, kwargs)
+        return _plain_chat.stream(self, self._stream_payload(messages, stop, kwargs), run_manager)
+
+    def _astream_on(
+        self,
+        route: str,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Async twin of :meth:`_stream_on`."""
+        if route == "responses":
+            return _responses.astream(self, messages, stop, run_manager, kwargs)
+        return _plain_chat.astream(self, self._stream_payload(messages, stop, kwargs), run_manager)
 
     # ------------------------------------------------------------------ responses
 

@@ -325,15 +325,13 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
         payload = self._stream_payload(self._vllm.discover(self.model), prompt, stop, kwargs)
         with self._vllm.explained_errors():
             raw = self.client.completions.with_raw_response.create(**payload)
-            for chunk in _streams.read_stream(
+            yield from _streams.read_stream(
                 raw.http_response,
                 self.client,
                 _chunk,
                 deadline=self.stream_deadline,
-            ):
-                if run_manager and chunk.text:
-                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                yield chunk
+                tell=_streams.teller(run_manager, empty=False),
+            )
 
     @_server.resend_if_server_changed
     async def _astream(
@@ -351,9 +349,8 @@ class VLLMCompletions(VLLMEndpoint, VLLMSamplingParams, BaseLLM):
                 self.async_client,
                 _chunk,
                 deadline=self.stream_deadline,
+                tell=_streams.teller(run_manager, empty=False),
             ):
-                if run_manager and chunk.text:
-                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
 

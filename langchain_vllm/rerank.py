@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -12,7 +13,7 @@ from langchain_vllm import _server, errors
 from langchain_vllm._endpoint import VLLMEndpoint, base_url_from_env
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Self
 
     from langchain_core.callbacks import Callbacks
@@ -149,18 +150,7 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         if not texts:
             return []
         model = self._vllm.pick_model(self.model)
-        root = _server.root_url(self.client)
-        attempts = self._attempts(model, query, texts)
-        with self._vllm.explained_errors():
-            for path, body, parse in attempts:
-                try:
-                    return self._select(
-                        parse(self.client.post(root + path, body=body, cast_to=object)), top_n
-                    )
-                except openai.NotFoundError as error:
-                    if errors.missing(error) == "model" or path == attempts[-1][0]:
-                        raise
-        return []  # pragma: no cover - the loop returns or raises
+        return self._ranked(self._attempts(model, query, texts), top_n)
 
     @_server.resend_if_server_changed
     async def arerank(
@@ -171,16 +161,29 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
         if not texts:
             return []
         model = await self._vllm.apick_model(self.model)
+        return await self._aranked(self._attempts(model, query, texts), top_n)
+
+    def _ranked(self, attempts: list[_Attempt], top_n: int | None) -> list[dict[str, Any]]:
+        """The first of ``attempts`` the server has the endpoint for, its scores ranked."""
+        root = _server.root_url(self.client)
+        with self._vllm.explained_errors():
+            for path, body, parse in attempts:
+                with _falls_back(path, attempts):
+                    return self._select(
+                        parse(self.client.post(root + path, body=body, cast_to=object)), top_n
+                    )
+        return []  # pragma: no cover - the loop returns or raises
+
+    async def _aranked(self, attempts: list[_Attempt], top_n: int | None) -> list[dict[str, Any]]:
+        """Async twin of :meth:`_ranked`."""
         root = _server.root_url(self.async_client)
-        attempts = self._attempts(model, query, texts)
         async with self._vllm.aexplained_errors():
             for path, body, parse in attempts:
-                try:
-                    answer = await self.async_client.post(root + path, body=body, cast_to=object)
-                    return self._select(parse(answer), top_n)
-                except openai.NotFoundError as error:
-                    if errors.missing(error) == "model" or path == attempts[-1][0]:
-                        raise
+                with _falls_back(path, attempts):
+                    return self._select(
+                        parse(await self.async_client.post(root + path, body=body, cast_to=object)),
+                        top_n,
+                    )
         return []  # pragma: no cover - the loop returns or raises
 
     def compress_documents(
@@ -208,6 +211,19 @@ class VLLMRerank(VLLMEndpoint, BaseDocumentCompressor):
 
 
 _Attempt = tuple[str, dict[str, Any], "Callable[[Any], list[tuple[int, float]]]"]
+
+
+@contextmanager
+def _falls_back(path: str, attempts: list[_Attempt]) -> Iterator[None]:
+    """Let a 404 for a missing endpoint ``path`` fall back to the next of ``attempts``.
+
+    A 404 for a missing model, or from the last attempt, is raised.
+    """
+    try:
+        yield
+    except openai.NotFoundError as error:
+        if errors.missing(error) == "model" or path == attempts[-1][0]:
+            raise
 
 
 def _from_rerank(answer: Any) -> list[tuple[int, float]]:

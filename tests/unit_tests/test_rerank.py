@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import openai
 import pytest
 from langchain_core.documents import Document
 
-from langchain_vllm import VLLMRerank
+from langchain_vllm import VLLMModelNotFoundError, VLLMRerank
 from tests.unit_tests.fake_vllm import BASE_URL, RECORDED_VERSIONS, FakeVLLM, load
 
 QUERY = "What is the capital of France?"
@@ -93,3 +95,20 @@ def test_no_documents_no_request(pooling: FakeVLLM) -> None:
 def test_top_n_must_be_positive() -> None:
     with pytest.raises(ValueError, match="top_n=0 is out of range"):
         VLLMRerank(top_n=0)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_missing_model_or_endpoint_is_raised_not_tried_elsewhere(*, asynchronous: bool) -> None:
+    def rerank(reranker: VLLMRerank) -> list[dict[str, Any]]:
+        if asynchronous:
+            return asyncio.run(reranker.arerank(QUERY, DOCUMENTS))
+        return reranker.rerank(QUERY, DOCUMENTS)
+
+    fake = FakeVLLM(pooling=True)
+    with pytest.raises(VLLMModelNotFoundError):
+        rerank(make(fake, model="not-served"))
+    assert "/score" not in [r.url.path for r in fake.requests]  # a missing model: no fallback
+    fake.routes_missing = {"/rerank", "/score"}
+    with pytest.raises(openai.NotFoundError):
+        rerank(make(fake, top_n=None))
+    assert [r.url.path for r in fake.requests][-2:] == ["/rerank", "/score"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -335,6 +336,9 @@ class AlwaysChanged:
         self.relearned += 1
         return True  # "something changed": resend
 
+    async def arelearn(self, error: Exception, call: Mapping[str, Any], model_id: object) -> bool:
+        return self.relearn(error, call, model_id)
+
 
 class Flaky:
     """A request method that fails as a changed server would, ``failures`` times."""
@@ -361,22 +365,45 @@ class Flaky:
             )
         yield 99
 
+    @_server.resend_if_server_changed
+    async def astream(self) -> AsyncIterator[int]:
+        for item in self.stream.__wrapped__(self):  # type: ignore[attr-defined]
+            yield item
+
+
+def _all(stream: Iterator[int] | AsyncIterator[int], received: list[int] | None = None) -> None:
+    """Read ``stream`` (sync or async) into ``received``."""
+    received = [] if received is None else received
+    if isinstance(stream, AsyncIterator):
+
+        async def read() -> None:
+            async for item in stream:
+                received.append(item)  # one by one: keeps what came before an error
+
+        asyncio.run(read())
+    else:
+        received.extend(stream)
+
 
 REQUEST = httpx.Request("POST", f"{BASE_URL}/chat/completions")
 
 
-def test_a_request_is_resent_once_at_most() -> None:
-    assert list(Flaky(failures=1).stream()) == [99]
+@pytest.mark.parametrize("how", ["stream", "astream"])
+def test_a_request_is_resent_once_at_most(how: str) -> None:
+    received: list[int] = []
+    _all(getattr(Flaky(failures=1), how)(), received)
+    assert received == [99]
     flaky = Flaky(failures=2)
     with pytest.raises(VLLMModelNotFoundError):
-        list(flaky.stream())
+        _all(getattr(flaky, how)())
     assert (flaky.sent, flaky.relearned) == (2, 1)
 
 
-def test_a_stream_that_already_yielded_is_not_resent() -> None:
+@pytest.mark.parametrize("how", ["stream", "astream"])
+def test_a_stream_that_already_yielded_is_not_resent(how: str) -> None:
     flaky = Flaky(failures=1, chunks_before_failing=2)
     received: list[int] = []
     with pytest.raises(VLLMModelNotFoundError):
-        received.extend(flaky.stream())
+        _all(getattr(flaky, how)(), received)
     assert received == [0, 1]
     assert (flaky.sent, flaky.relearned) == (1, 0)

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import ModelConnectionError, ModelTimeoutError
 
 from langchain_vllm import ChatVLLM, VLLMDeadlineError, VLLMStreamInterruptedError
@@ -208,3 +209,58 @@ def test_any_tool_call_arguments_give_a_message(arguments: str, name: str) -> No
         assert isinstance(message.tool_calls[0]["args"], dict)
     else:
         assert message.invalid_tool_calls[0]["args"] == arguments
+
+
+# ---------------------------------------------------------------- callbacks told of each chunk
+
+
+class _Tokens(BaseCallbackHandler):
+    """Records each streamed token; with ``fail_at``, raises at that token."""
+
+    raise_error = True
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.tokens: list[str] = []
+        self.fail_at = fail_at
+
+    def on_llm_new_token(self, token: str | list[Any], **kwargs: Any) -> None:
+        del kwargs
+        if len(self.tokens) == self.fail_at:
+            msg = "the handler's own error"
+            raise KeyError(msg)
+        self.tokens.append(str(token))
+
+
+def _quick() -> Iterator[bytes]:
+    yield from events()
+
+
+async def _aquick() -> AsyncIterator[bytes]:
+    for event in events():
+        yield event
+
+
+def test_callbacks_hear_each_chunk_and_their_errors_pass_through() -> None:
+    heard = _Tokens()
+    chunks = list(streaming(_quick).stream("hi", config={"callbacks": [heard]}))
+    assert heard.tokens == [chunk.text for chunk in chunks]
+    assert "".join(heard.tokens) == recorded_text()
+    failing = _Tokens(fail_at=2)  # a handler's KeyError is not a malformed event
+    with pytest.raises(KeyError, match="the handler's own error"):
+        list(streaming(_quick).stream("hi", config={"callbacks": [failing]}))
+
+
+async def test_async_callbacks_hear_each_chunk_and_their_errors_pass_through() -> None:
+    heard = _Tokens()
+    llm = streaming(async_body=_aquick)
+    chunks = [chunk async for chunk in llm.astream("hi", config={"callbacks": [heard]})]
+    assert heard.tokens == [chunk.text for chunk in chunks]
+    assert "".join(heard.tokens) == recorded_text()
+    failing = _Tokens(fail_at=2)
+    with pytest.raises(KeyError, match="the handler's own error"):
+        _ = [
+            c
+            async for c in streaming(async_body=_aquick).astream(
+                "hi", config={"callbacks": [failing]}
+            )
+        ]

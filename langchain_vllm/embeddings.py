@@ -75,12 +75,8 @@ class VLLMEmbeddings(VLLMEndpoint, Embeddings):
 
     Worker processes:
         Pickles (Ray, Dask, ``multiprocessing``) and deep copies work as for
-        :class:`~langchain_vllm.ChatVLLM`: the copy builds pooled connections of its own in
-        the process that unpickles it. A key from ``VLLM_API_KEY`` is not pickled (the
-        worker reads its own ``VLLM_API_KEY``); one passed as ``api_key=...`` is pickled with
-        the object, since the copy needs it. Your own ``http_client`` cannot be pickled. A
-        discovered model that the server no longer serves (restarted under another name) is
-        discovered again and the request sent once more.
+        :class:`~langchain_vllm.ChatVLLM`; its "Worker processes" section says how
+        (connections, the API key, ``http_client``, a model discovered again).
     """
 
     base_url: str = Field(

@@ -765,9 +765,9 @@ class ChatVLLM(VLLMSamplingParams, ReasoningParams, ChatOpenAI):
     ) -> list[AIMessage]:
         """Send all ``inputs`` at once, so vLLM batches them (it schedules requests together).
 
-        LangChain's default runs a sync batch on a small thread pool (6 threads on a 2-core
-        machine), leaving the server's batching mostly idle; 48 threads instead still lost
-        18% of the throughput to client overhead. Without ``max_concurrency`` this runs
+        LangChain's default runs a sync batch on a small thread pool (a few threads per
+        core), leaving the server's batching mostly idle (``make bench`` measures it against
+        raw ``asyncio.gather``). Without ``max_concurrency`` this runs
         :meth:`abatch` on an event loop of its own (in a helper thread when the caller
         already runs one), as fast as raw ``asyncio.gather``; with ``config={"max_concurrency":
         n}`` it runs LangChain's thread pool of ``n``.

@@ -295,3 +295,67 @@ def test_sync_name_keeps_names_the_sync_twin_lacks() -> None:
     assert sync_name("AsyncStream", known) == "Stream"
     assert sync_name("anext", known) == "next"
     assert sync_name("apply", known) == "apply"
+
+
+# ------------------------------------------------------------------ how the package is joined
+
+_PACKAGE = Path(langchain_vllm.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """The package's modules ``path`` imports at run time (``TYPE_CHECKING`` blocks left out)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):  # drop the bodies of `if TYPE_CHECKING:`
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("langchain_vllm"):
+            if node.module == "langchain_vllm":
+                found.update(f"langchain_vllm.{alias.name}" for alias in node.names)
+            else:
+                found.add(str(node.module))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("langchain_vllm."))
+    modules = {f"langchain_vllm.{p.stem}" for p in _PACKAGE.glob("*.py")}
+    return found & modules
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        f"langchain_vllm.{path.stem}": _imports(path)
+        for path in _PACKAGE.glob("*.py")
+        if path.stem != "__init__"
+    }
+
+
+def test_no_import_circle_in_the_package() -> None:
+    graph = _graph()
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import circle: {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
+def test_only_the_cli_imports_the_doctor() -> None:
+    importers = sorted(m for m, imported in _graph().items() if "langchain_vllm.doctor" in imported)
+    assert importers == ["langchain_vllm.cli"]
+
+
+def test_each_model_class_holds_at_most_three_of_the_package_classes() -> None:
+    for cls in (
+        langchain_vllm.ChatVLLM,
+        langchain_vllm.VLLMCompletions,
+        langchain_vllm.VLLMEmbeddings,
+        langchain_vllm.VLLMRerank,
+    ):
+        own = [k.__name__ for k in cls.__mro__ if k.__module__.startswith("langchain_vllm")]
+        assert len(own) <= 3, f"{cls.__name__}: {own}"

@@ -122,19 +122,23 @@ def history_policy(policy: Any) -> str:
 
 
 def template_kwargs(
-    typed: dict[str, Any] | None, *, enable_thinking: bool | None, call: dict[str, Any]
+    typed: dict[str, Any] | None,
+    *,
+    enable_thinking: bool | None,
+    call_kwargs: dict[str, Any] | None = None,
+    call_thinking: bool | None = None,
 ) -> dict[str, Any]:
     """The ``chat_template_kwargs`` to send, with ``enable_thinking`` merged in.
 
     Later wins: the typed ``chat_template_kwargs``, the typed ``enable_thinking``, then the
-    same two per call (popped from ``call``). ``enable_thinking`` is also sent as
-    ``thinking`` (unless that is given), the name DeepSeek-V3.1's template reads.
+    same two per call (``call_kwargs``, ``call_thinking``). ``enable_thinking`` is also sent
+    as ``thinking`` (unless that is given), the name DeepSeek-V3.1's template reads.
     """
     merged = dict(typed or {})
     for source in (
         {"enable_thinking": enable_thinking},
-        call.pop("chat_template_kwargs", None) or {},
-        {"enable_thinking": call.pop("enable_thinking", None)},
+        call_kwargs or {},
+        {"enable_thinking": call_thinking},
     ):
         merged.update({k: v for k, v in source.items() if v is not None})
     if "enable_thinking" in merged:  # DeepSeek V3.1's (and Granite's) templates read "thinking"

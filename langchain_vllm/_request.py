@@ -319,7 +319,10 @@ def chat_fields(
     history = _reasoning.history_policy(call.pop("reasoning_history", reasoning_history))
     fields = dict(typed)
     template_kwargs = _reasoning.template_kwargs(
-        fields.get("chat_template_kwargs"), enable_thinking=enable_thinking, call=call
+        fields.get("chat_template_kwargs"),
+        enable_thinking=enable_thinking,
+        call_kwargs=call.pop("chat_template_kwargs", None),
+        call_thinking=call.pop("enable_thinking", None),
     )
     fields.update(call)
     if template_kwargs:
@@ -611,7 +614,7 @@ def finish_payload(
         }
     extra.update(user_extra)
     if endpoint == "chat":
-        _versions.refuse_unread_chat_fields(extra, wire)
+        _versions.refuse_unread_chat_fields(list(extra), wire)  # the names only
         _versions.translate_tool_choice(payload, wire)
     if extra:
         payload["extra_body"] = extra

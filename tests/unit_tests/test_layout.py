@@ -12,13 +12,17 @@ of openai-python's ``_base_client.py``).
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import langchain_vllm
+from langchain_vllm import ChatVLLM
+from tests.unit_tests.fake_vllm import BASE_URL, FakeVLLM, recorded_model
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from types import FrameType
 
 MAX_OWN_LINES = 6
 """The longest body (statements after the docstring, as ``ast.unparse`` lays them out) that a
@@ -359,3 +363,59 @@ def test_each_model_class_holds_at_most_three_of_the_package_classes() -> None:
     ):
         own = [k.__name__ for k in cls.__mro__ if k.__module__.startswith("langchain_vllm")]
         assert len(own) <= 3, f"{cls.__name__}: {own}"
+
+
+def _frames_carrying(value: int, call: Callable[[], object]) -> list[tuple[str, str]]:
+    """The package's frames (module, function) whose locals hold ``value`` as ``top_k``."""
+
+    def carries(local: object) -> bool:
+        if type(local) is int:
+            return local == value
+        if type(local) is dict:
+            extra = local.get("extra_body")
+            return local.get("top_k") == value or (
+                type(extra) is dict and extra.get("top_k") == value
+            )
+        return False
+
+    frames: list[tuple[str, str]] = []
+
+    def tracer(frame: FrameType, event: str, _arg: object) -> None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if (
+            event == "call"
+            and module.startswith("langchain_vllm")
+            and any(carries(local) for local in frame.f_locals.values())
+        ):
+            frames.append((module, frame.f_code.co_name))
+
+    sys.settrace(tracer)
+    try:
+        call()
+    finally:
+        sys.settrace(None)
+    return frames
+
+
+def test_a_per_call_field_reaches_the_body_through_three_modules() -> None:
+    """``invoke(msgs, top_k=...)``: the frames that carry the value until the body is sent.
+
+    LangChain also hands the call's keyword arguments to the tracing hook ``_get_ls_params``
+    (ChatVLLM's only sets ``ls_provider``): a side call, not the way to the body.
+    """
+    fake = FakeVLLM()
+    llm = ChatVLLM(base_url=BASE_URL, model=recorded_model(), **fake.clients())
+    llm.invoke("Hi")  # the server learned first: only the call's own path is traced below
+    frames = _frames_carrying(987654, lambda: llm.invoke("Hi", top_k=987654))
+    assert fake.chat_bodies()[-1]["top_k"] == 987654
+    sent = next(i for i, (module, _) in enumerate(frames) if module == "langchain_vllm._plain_chat")
+    to_body = [frame for frame in frames[:sent] if frame[1] != "_get_ls_params"]
+    assert ("langchain_vllm._request", "finish_payload") in to_body
+    modules = [module for module, _ in to_body]
+    assert set(modules) == {
+        "langchain_vllm._server",
+        "langchain_vllm.chat_models",
+        "langchain_vllm._request",
+    }, to_body
+    entries = [m for i, m in enumerate(modules) if i == 0 or modules[i - 1] != m]
+    assert entries.count("langchain_vllm.chat_models") == 1, to_body

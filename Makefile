@@ -101,8 +101,11 @@ OLD_OTHER_TESTS := tests/integration_tests/test_chat_models_reasoning.py \
                    tests/integration_tests/test_embeddings.py \
                    tests/integration_tests/test_rerank.py
 
+# A second `make check` finds the families and gpt-oss servers of the first still up: they
+# are stopped first (the 0.16 pass starts them again), so the memory budget holds every time.
 servers-0.16-background:
 	@if [ -z "$$VLLM_BASE_URL" ]; then \
+	  $(LAUNCHER) stop $(ON_DEMAND_SERVERS) > /dev/null; \
 	  mkdir -p $(LAUNCHER_HOME)/logs; \
 	  echo "vLLM $(OLD_VLLM): installing and starting its servers in the background (log: $(OLD_START_LOG))"; \
 	  nohup $(LAUNCHER) start $(OLD_VLLM) >> $(OLD_START_LOG) 2>&1 < /dev/null & \

@@ -105,7 +105,7 @@ OLD_OTHER_TESTS := tests/integration_tests/test_chat_models_reasoning.py \
 # are stopped first (the 0.16 pass starts them again), so the memory budget holds every time.
 servers-0.16-background:
 	@if [ -z "$$VLLM_BASE_URL" ]; then \
-	  $(LAUNCHER) stop $(ON_DEMAND_SERVERS) > /dev/null; \
+	  $(LAUNCHER) stop $(ON_DEMAND_SERVERS) > /dev/null || true; \
 	  mkdir -p $(LAUNCHER_HOME)/logs; \
 	  echo "vLLM $(OLD_VLLM): installing and starting its servers in the background (log: $(OLD_START_LOG))"; \
 	  nohup $(LAUNCHER) start $(OLD_VLLM) >> $(OLD_START_LOG) 2>&1 < /dev/null & \

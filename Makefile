@@ -72,9 +72,24 @@ CORE_SERVERS := chat embed reason replica router
 ON_DEMAND_SERVERS := families gpt_oss
 MEMORY := $(PYTHON) scripts/lowest_memory.py
 
+# The tests of the servers bound to the last CPU (families, reasoning, embeddings; the scripted
+# standard suite of the families server) run beside the rest, whose chat, replica and router
+# servers compute on the other CPUs; their output follows the main run's.
+SIDE_TESTS := tests/integration_tests/test_families.py \
+              tests/integration_tests/test_chat_models_scripted.py::TestQwen3CoderScripted \
+              tests/integration_tests/test_chat_models_reasoning.py \
+              tests/integration_tests/test_embeddings.py \
+              tests/integration_tests/test_rerank.py
+
 integration_tests: install
 	@if [ -z "$$VLLM_BASE_URL" ]; then $(LAUNCHER) start $(CORE_SERVERS); fi
-	$(MEMORY) "vLLM 0.32 pass" -- $(RUN) pytest tests/integration_tests --record-mode=all
+	@side_log=$$(mktemp); \
+	$(RUN) pytest $(SIDE_TESTS) -p no:cacheprovider --record-mode=all > $$side_log 2>&1 & side=$$!; \
+	$(MEMORY) "vLLM 0.32 pass" -- $(RUN) pytest tests/integration_tests --record-mode=all \
+	  $(foreach test,$(SIDE_TESTS),--deselect $(test)); main=$$?; \
+	wait $$side; side=$$?; \
+	echo "== vLLM 0.32, beside the main run: $(SIDE_TESTS)"; cat $$side_log; rm -f $$side_log; \
+	test $$main -eq 0 && test $$side -eq 0
 
 # The version-sensitive integration tests once more, against a real vLLM 0.16: the launcher's
 # group "0.16" (chat-0.16, reason-0.16, embed-0.16 on :8016-8018; their own venv, about 8 GB).

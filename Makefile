@@ -74,7 +74,9 @@ MEMORY := $(PYTHON) scripts/lowest_memory.py
 
 # The tests of the servers bound to the last CPU (families, reasoning, embeddings; the scripted
 # standard suite of the families server) run beside the rest, whose chat, replica and router
-# servers compute on the other CPUs; their output follows the main run's.
+# servers compute on the other CPUs; their output follows the main run's. The families and
+# gpt-oss servers are stopped when they are done: the servers later tests start of their own
+# (test_reliability, test_server_changes) then find their memory.
 SIDE_TESTS := tests/integration_tests/test_families.py \
               tests/integration_tests/test_chat_models_scripted.py::TestQwen3CoderScripted \
               tests/integration_tests/test_chat_models_reasoning.py \
@@ -84,7 +86,8 @@ SIDE_TESTS := tests/integration_tests/test_families.py \
 integration_tests: install
 	@if [ -z "$$VLLM_BASE_URL" ]; then $(LAUNCHER) start $(CORE_SERVERS); fi
 	@side_log=$$(mktemp); \
-	$(RUN) pytest $(SIDE_TESTS) -p no:cacheprovider --record-mode=all > $$side_log 2>&1 & side=$$!; \
+	( $(RUN) pytest $(SIDE_TESTS) -p no:cacheprovider --record-mode=all; tests=$$?; \
+	  $(LAUNCHER) stop $(ON_DEMAND_SERVERS); exit $$tests ) > $$side_log 2>&1 & side=$$!; \
 	$(MEMORY) "vLLM 0.32 pass" -- $(RUN) pytest tests/integration_tests --record-mode=all \
 	  $(foreach test,$(SIDE_TESTS),--deselect $(test)); main=$$?; \
 	wait $$side; side=$$?; \

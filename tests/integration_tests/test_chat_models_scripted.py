@@ -28,13 +28,17 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.mark.vcr
-class TestHermesScripted(VLLMSuiteBase):
-    """A Hermes-format model (Qwen2.5, Hermes, Qwen3) behind ``--tool-call-parser hermes``."""
+class _ScriptedSuite(VLLMSuiteBase):
+    """The standard suite with a capable model played by the scripted model."""
 
     @property
     def chat_model_class(self) -> type[CapableChatVLLM]:
         return CapableChatVLLM
+
+
+@pytest.mark.vcr
+class TestHermesScripted(_ScriptedSuite):
+    """A Hermes-format model (Qwen2.5, Hermes, Qwen3) behind ``--tool-call-parser hermes``."""
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -55,15 +59,11 @@ class TestHermesScripted(VLLMSuiteBase):
 
 
 @pytest.mark.vcr
-class TestQwen3CoderScripted(VLLMSuiteBase):
+class TestQwen3CoderScripted(_ScriptedSuite):
     """A Qwen3-Coder / Qwen3.5 model behind ``--tool-call-parser qwen3_coder --reasoning-parser
     qwen3`` (the families server's ``qwen3_coder`` family): XML tool calls
     (``<function=NAME><parameter=KEY>value</parameter>``) in place of Hermes' JSON, its own
     grammar for strict tools, and Qwen3's reasoning parser with thinking off."""
-
-    @property
-    def chat_model_class(self) -> type[CapableChatVLLM]:
-        return CapableChatVLLM
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
